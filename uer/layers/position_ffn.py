@@ -1,0 +1,41 @@
+"""Position-wise feed-forward blocks: dense (BERT) and gated (GLU variants, T5 v1.1)."""
+import torch
+import torch.nn as nn
+
+from uer.utils.act_fun import get_activation
+
+
+class PositionwiseFeedForward(nn.Module):
+    """``linear_2(act(linear_1(x)))``."""
+
+    def __init__(self, hidden_size: int, feedforward_size: int, hidden_act: str, bias: bool = True):
+        super().__init__()
+        self.linear_1 = nn.Linear(hidden_size, feedforward_size, bias=bias)
+        self.linear_2 = nn.Linear(feedforward_size, hidden_size, bias=bias)
+        self.act = get_activation(hidden_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_1(x)))
+
+
+class GatedFeedForward(nn.Module):
+    """``linear_2(act(linear_gate(x)) * linear_1(x))`` (Shazeer, 2020, "GLU Variants")."""
+
+    def __init__(self, hidden_size: int, feedforward_size: int, hidden_act: str, bias: bool = True):
+        super().__init__()
+        self.linear_gate = nn.Linear(hidden_size, feedforward_size, bias=bias)
+        self.linear_1 = nn.Linear(hidden_size, feedforward_size, bias=bias)
+        self.linear_2 = nn.Linear(feedforward_size, hidden_size, bias=bias)
+        self.act = get_activation(hidden_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_gate(x)) * self.linear_1(x))
+
+
+def build_feed_forward(kind: str, hidden_size: int, feedforward_size: int, hidden_act: str,
+                       bias: bool = True) -> nn.Module:
+    if kind == "gated":
+        return GatedFeedForward(hidden_size, feedforward_size, hidden_act, bias)
+    if kind == "dense":
+        return PositionwiseFeedForward(hidden_size, feedforward_size, hidden_act, bias)
+    raise ValueError(f"unknown feed_forward '{kind}'; choose dense or gated")

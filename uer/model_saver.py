@@ -1,0 +1,78 @@
+"""Save model weights with UER-py key names, plus a JSON sidecar of the options that built them."""
+import json
+import os
+from argparse import Namespace
+from typing import Any, Dict, Optional
+
+import torch
+import torch.nn as nn
+
+from uer.utils.config import sidecar_path
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def atomic_write(path: str, write) -> None:
+    """Call ``write(temp_path)`` then rename over ``path``: readers never see a partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def save_state_dict(state_dict: Dict[str, torch.Tensor], path: str) -> None:
+    """``.safetensors`` by extension, else ``torch.save``; tied tensors are stored under every name."""
+    state_dict = {key: value.detach().cpu() for key, value in state_dict.items()}
+    if path.endswith(".safetensors"):
+        from safetensors.torch import save_file
+
+        # safetensors refuses aliased storage: give each tied name its own copy.
+        seen = set()
+        for key, value in state_dict.items():
+            pointer = value.data_ptr()
+            if pointer in seen:
+                state_dict[key] = value.clone()
+            seen.add(pointer)
+        atomic_write(path, lambda temp: save_file({k: v.contiguous() for k, v in state_dict.items()}, temp))
+    else:
+        atomic_write(path, lambda temp: torch.save(state_dict, temp))
+
+
+def model_config(args: Namespace, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    from uer.model_builder import model_keys
+
+    config = {key: getattr(args, key) for key in model_keys() if hasattr(args, key)}
+    for key in ("tokenizer", "do_lower_case", "vocab_size", "tgt_vocab_size"):
+        if getattr(args, key, None) is not None:
+            config[key] = getattr(args, key)
+    config.update(extra or {})
+    return config
+
+
+def save_model(model: nn.Module, path: str, args: Optional[Namespace] = None,
+               extra: Optional[Dict[str, Any]] = None) -> None:
+    """Write the weights at ``path`` and, with ``args``, the sidecar ``<path>.config.json``."""
+    save_state_dict(unwrap(model).state_dict(), path)
+    if args is not None:
+        config = model_config(args, extra)
+        text = json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True)
+
+        def write(temp: str) -> None:
+            with open(temp, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+
+        atomic_write(sidecar_path(path), write)

@@ -1,0 +1,32 @@
+"""User-facing errors: a bad file or flag stops the command with a clear message, not a traceback."""
+import functools
+import logging
+import sys
+from typing import Callable, Optional
+
+
+class UserInputError(Exception):
+    """A mistake in the user's input (file, line, flag), reported without a traceback."""
+
+    def __init__(self, message: str, path: Optional[str] = None, line: Optional[int] = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+def cli_main(main: Callable[..., None]) -> Callable[..., None]:
+    """Decorate a script's ``main``: UserInputError -> message on stderr, exit status 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserInputError as error:
+            logging.getLogger("uer").debug("user input error", exc_info=True)
+            sys.stderr.write(f"error: {error}\n")
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Building blocks of the tokenizers in :mod:`uer.utils.tokenizers` (import tokenizers from there)."""

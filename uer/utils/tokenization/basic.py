@@ -1,0 +1,126 @@
+"""BERT's basic tokenization (cleaning, CJK splitting, lower-casing, punctuation splitting), fast.
+
+It reproduces the ``BertNormalizer`` + ``BertPreTokenizer`` of Hugging Face ``tokenizers``, which
+is what ``transformers.BertTokenizer`` runs (``BertTokenizerFast`` in transformers 4.x):
+
+1. drop NUL, U+FFFD and "other" characters (categories C*, except tab/CR/LF), map white space
+   (the Unicode White_Space property) to " ";
+2. surround CJK ideographs with spaces;
+3. if ``do_lower_case``: NFD-decompose, drop non-spacing marks (Mn), lower-case each character
+   (as Google BERT; with ``do_lower_case=False`` case and accents are kept);
+4. split on white space and make every punctuation character (Unicode P* or ASCII
+   non-alphanumeric) a word of its own.
+
+Every step above maps one input character to a string independently of its neighbours, so the
+whole pipeline is one ``str.translate`` through a table filled lazily per distinct character,
+followed by ``str.split()``: no Python call per character of the corpus.
+
+Known differences with the pure-Python ``BertTokenizerLegacy`` of transformers (which the Rust one
+also has): the Python one NFC-normalises cased text, lower-cases a whole word (final sigma
+becomes "ς"), keeps unassigned/private-use characters and treats U+2028/U+2029/U+0085 as letters.
+"""
+import re
+import unicodedata
+from typing import Dict, Iterable, List, Optional
+
+_CJK_RANGES = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B920, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+_DROPPED_CATEGORIES = frozenset(("Cc", "Cf", "Co", "Cs"))  # unassigned (Cn) characters are kept
+# Unicode White_Space characters (what Rust's ``char::is_whitespace`` accepts).
+_WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                        "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def is_cjk(char: str) -> bool:
+    """Whether ``char`` is a CJK ideograph that BERT makes a word of its own."""
+    cp = ord(char)
+    return any(low <= cp <= high for low, high in _CJK_RANGES)
+
+
+def is_punctuation(char: str) -> bool:
+    """BERT's punctuation: any Unicode P* character, and every ASCII non-alphanumeric symbol."""
+    cp = ord(char)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+def normalize_char(char: str, do_lower_case: bool) -> str:
+    """What the BERT normalizer and pre-tokenizer turn one character into (" " separates words)."""
+    if char in "\t\n\r":
+        return " "
+    if char == "\ufffd" or unicodedata.category(char) in _DROPPED_CATEGORIES:
+        return ""  # NUL, control, format, private-use characters (also \v, \f, U+0085)
+    if char in _WHITESPACE:
+        return " "
+    text = char
+    if do_lower_case:
+        # Character by character, as the Rust normalizer does (no final-sigma context).
+        decomposed = unicodedata.normalize("NFD", char)
+        text = "".join(c.lower() for c in decomposed if unicodedata.category(c) != "Mn")
+    pieces = []
+    for c in text:
+        if c in _WHITESPACE:
+            pieces.append(" ")
+        elif is_punctuation(c):
+            pieces.append(f" {c} ")
+        else:
+            pieces.append(c)
+    out = "".join(pieces)
+    return f" {out} " if is_cjk(char) else out
+
+
+class _CharTable(dict):
+    """``ord(char) -> replacement`` for ``str.translate``, computed on first sight of a character."""
+
+    def __init__(self, do_lower_case: bool):
+        super().__init__()
+        self.do_lower_case = do_lower_case
+
+    def __missing__(self, cp: int) -> str:
+        value = normalize_char(chr(cp), self.do_lower_case)
+        self[cp] = value
+        return value
+
+
+# One table per casing mode, shared by every tokenizer of the process (it only grows with the
+# number of distinct characters seen, at most the ~150k assigned code points).
+_TABLES: Dict[bool, _CharTable] = {True: _CharTable(True), False: _CharTable(False)}
+
+
+class BasicTokenizer:
+    """Splits text into normalized words; ``never_split`` strings found verbatim are kept whole.
+
+    As in Hugging Face, special tokens such as ``[CLS]`` written literally in the text (case
+    sensitive, anywhere, even inside a word) are cut out before normalization.
+    """
+
+    def __init__(self, do_lower_case: bool = True, never_split: Optional[Iterable[str]] = None):
+        self.do_lower_case = do_lower_case
+        self._table = _TABLES[bool(do_lower_case)]
+        specials = sorted(set(never_split or ()), key=len, reverse=True)
+        self._special_re = re.compile("(" + "|".join(map(re.escape, specials)) + ")") if specials else None
+        # A cheap pre-check: every special token starts with one of these characters.
+        self._special_starts = frozenset(s[0] for s in specials)
+
+    def words(self, text: str) -> List[str]:
+        """Normalized words of ``text`` (special tokens included verbatim)."""
+        table = self._table
+        if self._special_re is not None and any(c in text for c in self._special_starts):
+            parts = self._special_re.split(text)
+            words: List[str] = []
+            for i, part in enumerate(parts):
+                if i % 2:
+                    words.append(part)
+                elif part:
+                    words.extend(part.translate(table).split())
+            return words
+        return text.translate(table).split()
