@@ -58,3 +58,15 @@ def build_model(args: Namespace, vocab_size: int, tgt_vocab_size: Optional[int] 
         init_weights(part)
     # Model ties after initialisation, so a shared tensor holds the embedding's values.
     return Model(embedding, encoder, target, tie_weights=full.tie_weights, share_embedding=full.share_embedding)
+
+
+def model_args(options: Optional[dict] = None) -> Namespace:
+    """The model options' defaults updated with ``options`` (e.g. a sidecar or converted config)."""
+    from uer.opts import model_opts
+
+    parser = argparse.ArgumentParser(add_help=False)
+    model_opts(parser)
+    args = parser.parse_args([])
+    for key, value in (options or {}).items():
+        setattr(args, key, value)
+    return args
