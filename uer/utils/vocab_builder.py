@@ -1,32 +1,30 @@
 """Build a vocabulary from a corpus: count tokens (optionally in several processes), rank, write.
 
-Tokens are split exactly like the ``char`` and ``space`` tokenizers split text
-(``list(line.strip())`` and ``line.strip().split(" ")``); that splitting needs no vocabulary,
-unlike the tokenizers themselves, so it is done here directly.
+Lines are split by the registered ``char``/``space`` tokenizers themselves, so a built vocabulary
+matches what they produce later; their splitting does not depend on the vocabulary, so they run on
+a placeholder one. ``bert`` (WordPiece) needs an existing vocabulary and cannot build one.
 """
 import collections
 import concurrent.futures
 import logging
 import multiprocessing
 import os
-from typing import Callable, Counter, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Counter, Iterable, List, Optional, Tuple
 
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
-from uer.utils.textfile import atomic_write, decode_line, iter_lines, require_file
+from uer.utils.textfile import decode_line, require_file
+from uer.utils.tokenizers import TOKENIZERS
+from uer.utils.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 
-
-def _split_char(text: str) -> List[str]:
-    return list(text.strip())
-
-
-def _split_space(text: str) -> List[str]:
-    return text.strip().split(" ")
+# Tokenizers whose splitting needs no vocabulary.
+BUILD_TOKENIZERS = ("char", "space")
 
 
-SPLITTERS: Dict[str, Callable[[str], List[str]]] = {"char": _split_char, "space": _split_space}
+def _splitter(tokenizer: str) -> Callable[[str], List[str]]:
+    return TOKENIZERS.get(tokenizer)(Vocab.from_tokens(SPECIAL_TOKENS)).tokenize
 
 # One worker's result: the counts, and (byte offset of the bad line) when a line failed to decode.
 _RangeResult = Tuple[Counter, Optional[int]]
@@ -53,7 +51,7 @@ def line_aligned_ranges(path: str, parts: int) -> List[Tuple[int, int]]:
 
 
 def _count_range(path: str, start: int, end: int, tokenizer: str) -> _RangeResult:
-    split = SPLITTERS[tokenizer]
+    split = _splitter(tokenizer)
     counts: Counter = collections.Counter()
     with open(path, "rb") as handle:
         handle.seek(start)
@@ -86,8 +84,9 @@ def count_tokens(path: str, tokenizer: str = "char", workers_num: int = 1) -> Co
 
     The result does not depend on ``workers_num``. Undecodable lines raise UserInputError.
     """
-    if tokenizer not in SPLITTERS:
-        raise UserInputError(f"--tokenizer must be one of {sorted(SPLITTERS)}, got '{tokenizer}'")
+    if tokenizer not in BUILD_TOKENIZERS:
+        raise UserInputError(f"--tokenizer must be one of {', '.join(BUILD_TOKENIZERS)} to build a "
+                             f"vocabulary, got '{tokenizer}'")
     if workers_num < 1:
         raise UserInputError(f"--workers_num must be >= 1, got {workers_num}")
     require_file(path, "corpus")
@@ -109,9 +108,10 @@ def count_tokens(path: str, tokenizer: str = "char", workers_num: int = 1) -> Co
 
 
 def _representable(token: str) -> bool:
-    # A vocab line's token is its first whitespace-separated field, so tokens holding white space
-    # (the space character of the char tokenizer, empty tokens of repeated spaces) cannot be stored.
-    return bool(token) and not any(char.isspace() for char in token)
+    # A vocab line's token is its first whitespace-separated field and a blank line is " ", so the
+    # space character (of the char tokenizer) can be stored; other white space and the empty
+    # tokens of repeated spaces (space tokenizer) cannot.
+    return token == " " or (bool(token) and not any(char.isspace() for char in token))
 
 
 def select_tokens(counts: Counter, min_count: int = 1, max_size: Optional[int] = None,
@@ -121,14 +121,16 @@ def select_tokens(counts: Counter, min_count: int = 1, max_size: Optional[int] =
     Ties are broken by code point order so the result is deterministic. ``max_size`` caps the
     total size, special tokens included.
     """
-    reserved = list(SPECIAL_TOKENS) + [f"[unused{i}]" for i in range(unused_num)]
+    # Named [unused1].. as in Google's Chinese vocabulary, though placed after the special tokens.
+    reserved = list(SPECIAL_TOKENS) + [f"[unused{i}]" for i in range(1, unused_num + 1)]
     if max_size is not None and max_size < len(reserved):
         raise UserInputError(f"--max_size {max_size} is smaller than the {len(reserved)} reserved tokens")
     reserved_set = set(reserved)
     unstorable = {token: count for token, count in counts.items() if not _representable(token)}
     if unstorable:
-        logger.warning("left out %d white-space/empty token type(s) (%d occurrences): a vocab line "
-                       "cannot hold them; they map to [UNK]", len(unstorable), sum(unstorable.values()))
+        logger.warning("left out %d white-space/empty token type(s) (%d occurrences) that a vocab "
+                       "line cannot hold: %s; they map to [UNK]", len(unstorable),
+                       sum(unstorable.values()), " ".join(repr(t) for t in sorted(unstorable)[:10]))
     ranked = sorted(
         (token for token, count in counts.items()
          if count >= min_count and token not in reserved_set and token not in unstorable),
@@ -144,22 +146,6 @@ def select_tokens(counts: Counter, min_count: int = 1, max_size: Optional[int] =
     return tokens
 
 
-def write_vocab(tokens: Sequence[str], path: str) -> None:
-    """Write one token per line, atomically."""
-    with atomic_write(path) as handle:
-        for token in tokens:
-            handle.write(token + "\n")
-
-
-def read_vocab_tokens(path: str) -> List[str]:
-    """Tokens of a vocab file: the first whitespace-separated field of each line (blank -> " ")."""
-    tokens = []
-    for _, line in iter_lines(path, "vocabulary"):
-        fields = line.split()
-        tokens.append(fields[0] if fields else " ")
-    return tokens
-
-
 def build_vocab(corpus_paths: Iterable[str], vocab_path: str, tokenizer: str = "char",
                 workers_num: int = 1, min_count: int = 1, max_size: Optional[int] = None,
                 unused_num: int = 0) -> List[str]:
@@ -168,6 +154,6 @@ def build_vocab(corpus_paths: Iterable[str], vocab_path: str, tokenizer: str = "
     for path in corpus_paths:
         counts.update(count_tokens(path, tokenizer, workers_num))
     tokens = select_tokens(counts, min_count, max_size, unused_num)
-    write_vocab(tokens, vocab_path)
+    Vocab.from_tokens(tokens).save(vocab_path)
     logger.info("wrote %d tokens to %s", len(tokens), vocab_path)
     return tokens

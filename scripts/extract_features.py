@@ -1,0 +1,76 @@
+"""Sentence vectors: encode each line of --test_path as ``[CLS] text [SEP]``, pool, and save a
+float tensor [N x hidden_size] (one row per line, in file order) with ``torch.save``.
+
+Optional BERT-whitening (Su et al., 2021) reduces the vectors to --whitening_size dimensions.
+"""
+import argparse
+import logging
+
+import numpy as np
+import torch
+
+from uer.finetune.inputs import PairEncoder, TaskDataset
+from uer.model_builder import build_embedding_encoder
+from uer.model_loader import load_model
+from uer.model_saver import atomic_write
+from uer.opts import infer_opts
+from uer.utils.config import parse_args
+from uer.utils.errors import UserInputError, cli_main
+from uer.utils.pooling import pool
+from uer.utils.tokenizers import build_tokenizer
+
+
+def read_lines(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = [line.rstrip("\r\n") for line in handle]
+    except FileNotFoundError:
+        raise UserInputError("file not found", path=path) from None
+    except UnicodeDecodeError as error:
+        raise UserInputError(f"not UTF-8 ({error.reason})", path=path) from None
+    if not lines:
+        raise UserInputError("empty file: expected one sentence per line", path=path)
+    return lines
+
+
+def whiten(vectors: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre, rotate by the covariance's SVD, scale to unit variance, keep ``size`` dims, L2-normalise."""
+    mean = vectors.mean(dim=0, keepdim=True)
+    u, s, _ = torch.linalg.svd(torch.cov((vectors - mean).T))
+    kernel = (u / s.sqrt())[:, :size]
+    out = (vectors - mean) @ kernel
+    return out / out.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+@cli_main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    infer_opts(parser)
+    parser.add_argument("--whitening_size", type=int, default=None, help="Whiten to this many dimensions.")
+    args = parse_args(parser)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    tokenizer = build_tokenizer(args)
+    encoder_input = PairEncoder(tokenizer, args.seq_length)
+    lines = read_lines(args.test_path)
+    src, seg = zip(*(encoder_input(line) for line in lines))
+    dataset = TaskDataset({"src": list(src), "seg": list(seg)}, path=args.test_path)
+
+    embedding, encoder = build_embedding_encoder(args, len(tokenizer.vocab))
+    model = torch.nn.ModuleDict({"embedding": embedding, "encoder": encoder})
+    load_model(model, args.load_model_path)
+    model.eval()
+
+    vectors = torch.empty(len(lines), args.hidden_size)
+    with torch.inference_mode():
+        for indices in dataset.eval_batches(args.batch_size):
+            batch = dataset.collate(indices)
+            hidden = encoder(embedding(batch["src"], batch["seg"]), batch["seg"])
+            vectors[torch.from_numpy(np.asarray(indices))] = pool(hidden, batch["seg"], args.pooling).float()
+    if args.whitening_size:
+        vectors = whiten(vectors, args.whitening_size)
+    atomic_write(args.prediction_path, lambda temp: torch.save(vectors, temp))
+    print(f"saved {tuple(vectors.shape)} features to {args.prediction_path}")
+
+
+if __name__ == "__main__":
+    main()
