@@ -12,3 +12,10 @@ def data_dir():
     if not os.path.isdir(DATA_DIR):
         pytest.skip(f"real data not found at {DATA_DIR} (set UER_DATA_DIR)")
     return DATA_DIR
+
+
+def pytest_configure(config):
+    # Tiny test models run fastest on one thread, and 2-core CI machines oversubscribe otherwise.
+    import torch
+
+    torch.set_num_threads(1)

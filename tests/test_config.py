@@ -77,3 +77,10 @@ def test_bad_json_names_file_and_line(tmp_path):
     bad.write_text('{"hidden_size": 3,\n oops}', encoding="utf-8")
     with pytest.raises(UserInputError, match=r"bad.json:2"):
         parse_args(parser_with_config(), ["--config_path", str(bad)])
+
+
+def test_set_defaults_is_not_a_typed_flag(tmp_path):
+    parser = parser_with_config()
+    parser.set_defaults(target="lm")
+    config = write(tmp_path / "c.json", {"target": "mlm"})
+    assert parse_args(parser, ["--config_path", config]).target == "mlm"

@@ -22,13 +22,16 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 def typed_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Set[str]:
     """The destinations the user set explicitly on the command line."""
     saved = {action: action.default for action in parser._actions}
+    saved_defaults = dict(parser._defaults)  # parser.set_defaults(...) values are not typed either
     try:
         for action in parser._actions:
             action.default = argparse.SUPPRESS
+        parser._defaults.clear()
         namespace, _ = parser.parse_known_args(argv)
     finally:
         for action, default in saved.items():
             action.default = default
+        parser._defaults.update(saved_defaults)
     return set(vars(namespace))
 
 
