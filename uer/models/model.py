@@ -19,7 +19,12 @@ class Model(nn.Module):
         if tie_weights and getattr(target, "tied_layer", None):
             # The output projection shares the (decoder-side, for seq2seq) word embedding matrix.
             source = target.embedding if hasattr(target, "embedding") else embedding
-            getattr(target, target.tied_layer).weight = source.word_embedding.weight
+            layer = getattr(target, target.tied_layer)
+            if layer.weight.shape != source.word_embedding.weight.shape:
+                raise ValueError(f"--tie_weights needs the output layer {tuple(layer.weight.shape)} and the word "
+                                 f"embedding {tuple(source.word_embedding.weight.shape)} to have the same shape "
+                                 "(emb_size must equal hidden_size for this target)")
+            layer.weight = source.word_embedding.weight
 
     def encode(self, src: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         """[batch_size x seq_length] ids and segments -> [batch_size x seq_length x hidden_size]."""
