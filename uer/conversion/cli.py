@@ -1,44 +1,60 @@
 """The conversion scripts' shared main: parse paths, convert with a table, print the report, check parity."""
 import argparse
+import importlib.util
 import json
-import logging
 import os
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 
 from uer.conversion.core import Table, hf_to_uer, uer_to_hf
-from uer.conversion.hf_config import hf_config, uer_options
-from uer.model_builder import build_model, model_args
-from uer.model_loader import load_state_dict_file, load_state_dict_into
+from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, hf_config_for, sidecar_options, spec_for,
+                                  t5_spec)
+from uer.conversion.uer_side import check_fits, has_head, weights_layers
+from uer.model_loader import load_state_dict_file
 from uer.model_saver import atomic_write, save_state_dict
-from uer.utils.config import read_json, sidecar_path
+from uer.utils.config import read_json, resolve_path, sidecar_path
 from uer.utils.errors import UserInputError
-
-logger = logging.getLogger(__name__)
 
 # transformers class used by --check, and which of its outputs holds the logits we compare.
 HF_CLASSES = {"bert": ("BertForPreTraining", "prediction_logits"), "mlm": ("BertForMaskedLM", "logits"),
               "roberta": ("RobertaForMaskedLM", "logits"), "albert": ("AlbertForPreTraining", "prediction_logits"),
               "gpt2": ("GPT2LMHeadModel", "logits"), "t5": ("T5ForConditionalGeneration", "logits"),
-              "t5-v1_1": ("T5ForConditionalGeneration", "logits")}
+              "t5-v1_1": ("T5ForConditionalGeneration", "logits"), "mt5": ("MT5ForConditionalGeneration", "logits")}
+HF_WEIGHT_NAMES = ("model.safetensors", "pytorch_model.bin")
+INPUT_HELP = {"hf2uer": "pytorch_model.bin, model.safetensors or a model folder.",
+              "uer2hf": "A UER checkpoint (.bin or .safetensors).",
+              "google2uer": "The TensorFlow checkpoint prefix (e.g. bert_model.ckpt) or its folder.",
+              "uer2google": "A UER checkpoint (.bin or .safetensors)."}
+OUTPUT_HELP = {"hf2uer": "Ends in .safetensors for safetensors; a sidecar .config.json is written beside it.",
+               "uer2hf": "A folder path (no extension) writes config.json + model.safetensors that transformers' "
+                         "from_pretrained loads; a file ending in .safetensors or .bin writes only the weights "
+                         "(plus config.json when named model.safetensors / pytorch_model.bin).",
+               "google2uer": "Ends in .safetensors for safetensors; a sidecar .config.json is written beside it.",
+               "uer2google": "The checkpoint prefix to write (e.g. tf_model/bert_model.ckpt)."}
+CONFIG_HELP = {"hf2uer": "The Hugging Face config.json (default: beside the input).",
+               "uer2hf": "A UER config (default: the checkpoint's sidecar).",
+               "google2uer": "Google's bert_config.json (default: beside the checkpoint).",
+               "uer2google": "A UER config (default: the checkpoint's sidecar)."}
 
 
-def conversion_parser(description: str, direction: str, targets=None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--input_model_path", required=True,
-                        help="pytorch_model.bin, model.safetensors or a model folder." if direction == "hf2uer"
-                        else "A UER checkpoint (.bin or .safetensors).")
-    parser.add_argument("--output_model_path", required=True,
-                        help="Ends in .safetensors for safetensors; " + (
-                            "a folder path (no extension) writes config.json + model.safetensors."
-                            if direction == "uer2hf" else "a sidecar .config.json is written beside it."))
+def conversion_parser(description: str, direction: str, targets: Optional[Sequence[str]] = None,
+                      types: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """Flags shared by every conversion script. ``direction``: hf2uer, uer2hf, google2uer, uer2google;
+    ``targets`` adds ``--target`` (which pre-training head), ``types`` adds ``--type`` (T5 variants)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input_model_path", required=True, help=INPUT_HELP[direction])
+    parser.add_argument("--output_model_path", required=True, help=OUTPUT_HELP[direction])
     parser.add_argument("--layers_num", type=int, default=None, help="Default: read from the weights.")
     if targets:
-        parser.add_argument("--target", choices=targets, default=targets[0])
-    parser.add_argument("--config_path", default=None,
-                        help="hf2uer: the Hugging Face config.json (default: beside the input). "
-                             "uer2hf: a UER config (default: the checkpoint's sidecar).")
+        parser.add_argument("--target", choices=list(targets), default=None,
+                            help=f"Which pre-training head to convert (default: the one the weights hold, else "
+                                 f"{targets[0]}).")
+    if types:
+        parser.add_argument("--type", choices=list(types), default=None,
+                            help="t5 = T5 v1.0; t5-v1_1 = gated feed-forward, own output layer; mt5 = the same as "
+                                 "a Hugging Face 'mt5' model (default: what the weights and config show).")
+    parser.add_argument("--config_path", default=None, help=CONFIG_HELP[direction])
     parser.add_argument("--check", dest="check", action="store_true", default=None,
                         help="Run both models on the same input and print the max abs difference "
                              "(default: on when transformers is importable and the config is known).")
@@ -46,104 +62,147 @@ def conversion_parser(description: str, direction: str, targets=None) -> argpars
     return parser
 
 
-def _find_hf_config(input_path: str, explicit: Optional[str]) -> Optional[Dict]:
+def config_beside(input_path: str, name: str, explicit: Optional[str]) -> Optional[str]:
+    """--config_path, else the file ``name`` in the input's folder when there is one."""
     if explicit:
-        return read_json(explicit)
+        return explicit
     folder = input_path if os.path.isdir(input_path) else os.path.dirname(os.path.abspath(input_path))
-    candidate = os.path.join(folder, "config.json")
-    return read_json(candidate) if os.path.exists(candidate) else None
+    candidate = os.path.join(folder, name)
+    return candidate if os.path.exists(candidate) else None
+
+
+def read_uer_options(args: argparse.Namespace, state: Dict[str, torch.Tensor]) -> Tuple[Optional[Dict], str]:
+    """(options, file) of a UER checkpoint: --config_path (a preset name works) or its sidecar."""
+    path = resolve_path(args.config_path) if args.config_path else sidecar_path(args.input_model_path)
+    if not os.path.exists(path):
+        if args.config_path:
+            raise UserInputError("config file not found", path=args.config_path)
+        return None, path
+    options = read_json(path)
+    if "embedding.word_embedding.weight" in state:
+        options.setdefault("vocab_size", state["embedding.word_embedding.weight"].size(0))
+    return options, path
+
+
+def write_json(path: str, data: Dict) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def write(temp: str) -> None:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    atomic_write(path, write)
+
+
+def shared_layers(spec: Spec, requested: Optional[int], options: Optional[Dict]) -> Optional[int]:
+    """ALBERT shares one layer: its depth comes from --layers_num or the config, which must agree."""
+    if any("{i}" in rule.hf for rule in spec.table.rules):
+        return requested
+    configured = (options or {}).get("layers_num")
+    if requested is not None and configured is not None and requested != configured:
+        raise UserInputError(f"--layers_num {requested} does not match the config's {configured} layers")
+    return requested if requested is not None else configured
+
+
+def pick_target(spec: Spec, typed: Optional[str], saved: Optional[str],
+                complete: Callable[[str], bool]) -> Optional[str]:
+    """The typed --target, else the saved one, else the first whose head the weights hold entirely."""
+    if typed or not spec.targets:
+        return typed or spec.default_target()
+    if saved in spec.targets:
+        return saved
+    return next((target for target in spec.targets if complete(target)), spec.default_target())
+
+
+def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
+    """Hugging Face weights (+ config.json) -> UER weights + sidecar, report, optional parity check."""
+    spec = spec_for(table)
+    hf_state = load_state_dict_file(args.input_model_path)
+    config_file = config_beside(args.input_model_path, "config.json", args.config_path)
+    hf_cfg = read_json(config_file) if config_file else None
+    if hf_cfg:
+        check_model_type(spec, hf_cfg, config_file)
+    if spec.name in T5_TYPES:
+        gated = any(".DenseReluDense.wi_0." in key for key in hf_state)
+        spec = t5_spec(getattr(args, "type", None), gated, (hf_cfg or {}).get("model_type"))
+    layers = shared_layers(spec, args.layers_num, sidecar_options(spec, hf_cfg, {}, None) if hf_cfg else None)
+
+    def complete(target: str) -> bool:
+        state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
+        return has_head(spec, target, state, report.layers_num)
+
+    target = pick_target(spec, getattr(args, "target", None), None, complete)
+    uer_state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
+    print(report.format("Hugging Face", "UER"))
+    options = None
+    if hf_cfg:
+        options = sidecar_options(spec, hf_cfg, uer_state, target)
+        check_fits(spec, target, uer_state, options, report.layers_num, config_file)
+    save_state_dict(uer_state, args.output_model_path)
+    if options:
+        write_json(sidecar_path(args.output_model_path), options)
+    print(f"saved {args.output_model_path}" + (" (+ config sidecar)" if options else
+                                               " (no config.json found: no sidecar, no parity check)"))
+    maybe_check(args, spec, hf_state, hf_cfg, uer_state, options, target)
+
+
+def run_uer_to_hf(table: "Table | Spec", args: argparse.Namespace) -> None:
+    """UER weights (+ sidecar) -> Hugging Face weights, or a from_pretrained folder; report, parity check."""
+    spec = spec_for(table)
+    uer_state = load_state_dict_file(args.input_model_path)
+    options, config_file = read_uer_options(args, uer_state)
+    if spec.name in T5_TYPES:
+        gated = any(".feed_forward.linear_gate." in key for key in uer_state)
+        spec = t5_spec(getattr(args, "type", None), gated, (options or {}).get("model_type"))
+    layers = shared_layers(spec, args.layers_num, options)
+    found = weights_layers(spec, uer_state)
+    target = pick_target(spec, getattr(args, "target", None), (options or {}).get("target"),
+                         lambda t: has_head(spec, t, uer_state, found))
+    hf_state, report = uer_to_hf(uer_state, spec.table, target=target, layers_num=layers)
+    print(report.format("UER", "Hugging Face"))
+    hf_cfg = None
+    if options is not None:
+        options = dict(options, target=target) if target else options
+        check_fits(spec, target, uer_state, options, report.layers_num, config_file)
+        hf_cfg = hf_config_for(spec, options, uer_state, has_head(spec, target, uer_state, report.layers_num))
+    output = args.output_model_path
+    folder = None if os.path.splitext(output)[1] else output
+    if folder is None and os.path.basename(output) in HF_WEIGHT_NAMES:
+        folder = os.path.dirname(os.path.abspath(output))  # a standard file name: make its folder loadable
+    if folder is not None and hf_cfg is None:
+        raise UserInputError("writing a model folder needs the model's options: give --config_path "
+                             "or keep the checkpoint's .config.json sidecar", path=args.input_model_path)
+    weights = os.path.join(output, "model.safetensors") if folder == output else output
+    save_state_dict(hf_state, weights)
+    if folder is not None:
+        write_json(os.path.join(folder, "config.json"), hf_cfg)
+    print(f"saved {weights}" + (f" and {os.path.join(folder, 'config.json')}" if folder else ""))
+    maybe_check(args, spec, hf_state, hf_cfg, uer_state, options, target)
+
+
+def max_abs_diff(table: "Table | Spec", hf_state: Dict[str, torch.Tensor], hf_cfg: Dict,
+                 uer_state: Dict[str, torch.Tensor], options: Dict, target: Optional[str]) -> float:
+    """Run a random batch through the transformers model and ours; the largest output difference."""
+    from uer.conversion.parity import parity
+
+    return max(parity(spec_for(table), target, hf_state, hf_cfg, uer_state, options).values())
 
 
 def _transformers_available() -> bool:
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("transformers") is not None
 
 
-def _write_sidecar(path: str, options: Dict) -> None:
-    text = json.dumps(options, indent=2, sort_keys=True) + "\n"
-    atomic_write(sidecar_path(path), lambda temp: open(temp, "w", encoding="utf-8").write(text))
-
-
-def max_abs_diff(table: Table, hf_state: Dict[str, torch.Tensor], hf_cfg: Dict, uer_state: Dict[str, torch.Tensor],
-                 options: Dict, target: Optional[str]) -> float:
-    """Run a random batch through the transformers model and ours; the largest logit difference."""
-    import transformers
-
-    class_name, output_name = HF_CLASSES["mlm" if table.name == "bert" and target == "mlm" else table.name]
-    config_class = transformers.AutoConfig.for_model(hf_cfg["model_type"])
-    config = config_class.from_dict({k: v for k, v in hf_cfg.items() if k != "model_type"})
-    hf_model = getattr(transformers, class_name)(config).eval()
-    hf_model.load_state_dict(hf_state, strict=False)
-    ours = build_model(model_args(dict(options, dropout=0.0)), options["vocab_size"]).eval()
-    load_state_dict_into(ours, uer_state)
-    generator = torch.Generator().manual_seed(0)
-    src = torch.randint(5, options["vocab_size"], (2, 16), generator=generator)
-    seg = torch.ones_like(src)
-    with torch.no_grad():
-        memory = ours.encode(src, seg)
-        if table.name.startswith("t5"):
-            tgt = src[:, :8]
-            expected = hf_model(input_ids=src, decoder_input_ids=tgt).logits
-            got, _ = ours.target.decode(memory, seg, tgt)
-        else:
-            expected = getattr(hf_model(input_ids=src), output_name)
-            got = ours.target.mlm_logits(memory) if hasattr(ours.target, "mlm_logits") else ours.target.output_layer(memory)
-    return (got - expected).abs().max().item()
-
-
-def run_hf_to_uer(table: Table, args: argparse.Namespace) -> None:
-    target = getattr(args, "target", None)
-    hf_state = load_state_dict_file(args.input_model_path)
-    uer_state, report = hf_to_uer(hf_state, table, target=target, layers_num=args.layers_num)
-    print(report.format("Hugging Face", "UER"))
-    hf_cfg = _find_hf_config(args.input_model_path, args.config_path)
-    save_state_dict(uer_state, args.output_model_path)
-    options = None
-    if hf_cfg:
-        options = uer_options(table, hf_cfg)
-        if target:
-            options["target"] = target
-        _write_sidecar(args.output_model_path, options)
-    print(f"saved {args.output_model_path}" + (" (+ config sidecar)" if hf_cfg else ""))
-    _maybe_check(args, table, hf_state, hf_cfg, uer_state, options, target)
-
-
-def run_uer_to_hf(table: Table, args: argparse.Namespace) -> None:
-    target = getattr(args, "target", None)
-    uer_state = load_state_dict_file(args.input_model_path)
-    hf_state, report = uer_to_hf(uer_state, table, target=target, layers_num=args.layers_num)
-    print(report.format("UER", "Hugging Face"))
-    config_file = args.config_path or sidecar_path(args.input_model_path)
-    options = read_json(config_file) if os.path.exists(config_file) else None
-    if options is not None:
-        options.setdefault("vocab_size", uer_state["embedding.word_embedding.weight"].size(0))
-    hf_cfg = hf_config(table, options) if options else None
-    output = args.output_model_path
-    if not os.path.splitext(output)[1]:  # a folder: config.json + weights that from_pretrained reads
-        if hf_cfg is None:
-            raise UserInputError("writing a model folder needs the model's options: give --config_path "
-                                 "or keep the checkpoint's .config.json sidecar", path=args.input_model_path)
-        os.makedirs(output, exist_ok=True)
-        save_state_dict(hf_state, os.path.join(output, "model.safetensors"))
-        text = json.dumps(hf_cfg, indent=2) + "\n"
-        atomic_write(os.path.join(output, "config.json"), lambda temp: open(temp, "w", encoding="utf-8").write(text))
-    else:
-        save_state_dict(hf_state, output)
-    print(f"saved {output}")
-    _maybe_check(args, table, hf_state, hf_cfg, uer_state, options, target)
-
-
-def _maybe_check(args, table, hf_state, hf_cfg, uer_state, options, target) -> None:
-    wanted = args.check
+def maybe_check(args: argparse.Namespace, spec: Spec, hf_state: Dict[str, torch.Tensor], hf_cfg: Optional[Dict],
+                uer_state: Dict[str, torch.Tensor], options: Optional[Dict],
+                target: Optional[str]) -> Optional[Dict[str, float]]:
+    """The parity check when asked (--check), or by default when transformers and the config are there."""
     possible = _transformers_available() and hf_cfg is not None and options is not None
-    if wanted and not possible:
+    if args.check and not possible:
         raise UserInputError("--check needs transformers installed and the model config (config.json / sidecar)")
-    if wanted is None and not possible:
-        return
-    if wanted is False:
-        return
-    diff = max_abs_diff(table, hf_state, hf_cfg, uer_state, options, target)
-    print(f"parity check: max abs difference of the logits = {diff:.3e}")
+    if not possible or args.check is False:
+        return None
+    from uer.conversion.parity import format_parity, parity
+
+    diffs = parity(spec, target, hf_state, hf_cfg, uer_state, options)
+    print(format_parity(spec, diffs))
+    return diffs

@@ -44,6 +44,16 @@ def segment_table(hf_rows: int) -> Transform:
     return Transform(to_uer, lambda ts: ts[0][1:1 + hf_rows].clone())
 
 
+def pad_rows(extra: int) -> Transform:
+    """HF [rows x ...] <-> UER [rows + extra x ...]: UER keeps ``extra`` unused zero rows at the end.
+
+    UER-py's NER head has one more output row than there are tags (its ``[PAD]`` label); the row is
+    never predicted, so zeros are as good as any value and dropping it loses nothing.
+    """
+    return Transform(lambda t: [torch.cat([t, t.new_zeros((extra,) + tuple(t.shape[1:]))], dim=0)],
+                     lambda ts: ts[0][:ts[0].size(0) - extra].clone())
+
+
 def position_offset(offset: int) -> Transform:
     """RoBERTa positions start at padding_idx + 1: HF rows ``offset:`` are UER rows ``0:``."""
     return Transform(lambda t: [t[offset:].clone()],
@@ -52,6 +62,9 @@ def position_offset(offset: int) -> Transform:
 
 @dataclass(frozen=True)
 class Rule:
+    """One HF key <-> UER keys. ``hf=""`` with a ``fallback``: the source format has no tensor of its
+    own (Google BERT ties its MLM output to the word embeddings); read from ``fallback``, never written."""
+
     hf: str
     uer: Tuple[str, ...]
     transform: Transform = IDENTITY
@@ -59,6 +72,7 @@ class Rule:
     fallback: Optional[str] = None  # HF key to read when ``hf`` is absent (tied weight saved once)
     fallback_requires: Optional[str] = None  # ... but only when this HF key shows the head is there
     targets: Optional[Tuple[str, ...]] = None  # only for these --target values (None = always)
+    note: Optional[str] = None  # printed with the report when the rule applies (a lossy or padded step)
 
 
 @dataclass(eq=False)
@@ -76,6 +90,7 @@ class ConversionReport:
     absent: List[str] = field(default_factory=list)
     dropped: List[str] = field(default_factory=list)
     layers_num: int = 0
+    notes: List[str] = field(default_factory=list)  # what the reader should know (lossy steps)
 
     def format(self, source: str = "source", destination: str = "destination") -> str:
         lines = [f"{len(self.mapped)} {source} tensors mapped to {destination} ({self.layers_num} layers)"]
@@ -83,6 +98,7 @@ class ConversionReport:
             lines.append(f"  {key} {list(shape)} -> {', '.join(targets)}")
         lines.append(f"absent from the {source} ({len(self.absent)}): " + (", ".join(self.absent) or "none"))
         lines.append(f"dropped from the {source} ({len(self.dropped)}): " + (", ".join(self.dropped) or "none"))
+        lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
@@ -109,7 +125,7 @@ def _expand(rule: Rule, layers_num: int) -> List[Rule]:
         return [rule]
     return [Rule(rule.hf.format(i=i), tuple(key.format(i=i) for key in rule.uer), rule.transform,
                  tuple(alias.format(i=i) for alias in rule.hf_aliases),
-                 rule.fallback.format(i=i) if rule.fallback else None, rule.fallback_requires, rule.targets)
+                 rule.fallback.format(i=i) if rule.fallback else None, rule.fallback_requires, rule.targets, rule.note)
             for i in range(layers_num)]
 
 
@@ -126,9 +142,11 @@ def add_hf_prefix(state: Dict[str, Tensor], table: Table) -> Dict[str, Tensor]:
             for key, value in state.items()}
 
 
-def _active_rules(table: Table, target: Optional[str], layers_num: int) -> List[Rule]:
+def active_rules(table: Table, target: Optional[str], layers_num: int) -> List[Rule]:
+    """The table's rules for ``target``, with ``{i}`` expanded for ``layers_num`` layers."""
     rules = [rule for rule in table.rules if rule.targets is None or target in rule.targets]
     return [expanded for rule in rules for expanded in _expand(rule, layers_num)]
+
 
 
 def hf_to_uer(state: Dict[str, Tensor], table: Table, target: Optional[str] = None,
@@ -138,17 +156,20 @@ def hf_to_uer(state: Dict[str, Tensor], table: Table, target: Optional[str] = No
     report = ConversionReport(layers_num=layers_num)
     out: Dict[str, Tensor] = {}
     consumed = set()
-    for rule in _active_rules(table, target, layers_num):
+    for rule in active_rules(table, target, layers_num):
         head_present = rule.fallback_requires is None or rule.fallback_requires in state
         key = rule.hf if rule.hf in state else rule.fallback if head_present and rule.fallback in state else None
         if key is None:
-            report.absent.append(rule.hf)
+            if rule.hf:  # a tied-only rule is not a tensor the source could have had
+                report.absent.append(rule.hf)
             continue
         consumed.update((rule.hf, *rule.hf_aliases))
         consumed.add(key)
         for name, tensor in zip(rule.uer, rule.transform.to_uer(state[key])):
             out[name] = tensor
         report.mapped.append((key, tuple(state[key].shape), rule.uer))
+        if rule.note and rule.note not in report.notes:
+            report.notes.append(rule.note)
     ignore = [re.compile(pattern) for pattern in table.ignore]
     report.dropped = [key for key in state if key not in consumed and not any(p.search(key) for p in ignore)]
     return out, report
@@ -161,7 +182,11 @@ def uer_to_hf(state: Dict[str, Tensor], table: Table, target: Optional[str] = No
     report = ConversionReport(layers_num=layers_num)
     out: Dict[str, Tensor] = {}
     consumed = set()
-    for rule in _active_rules(table, target, layers_num):
+    tied_only = []
+    for rule in active_rules(table, target, layers_num):
+        if not rule.hf:
+            tied_only.append(rule)
+            continue
         present = [key in state for key in rule.uer]
         if not any(present):
             report.absent.append(", ".join(rule.uer))
@@ -175,6 +200,17 @@ def uer_to_hf(state: Dict[str, Tensor], table: Table, target: Optional[str] = No
             out[name] = tensor
         consumed.update(rule.uer)
         report.mapped.append((", ".join(rule.uer), tuple(tensor.shape), (rule.hf, *rule.hf_aliases)))
+        if rule.note and rule.note not in report.notes:
+            report.notes.append(rule.note)
+    for rule in tied_only:
+        key = rule.uer[0]
+        if key not in state or rule.fallback not in out:
+            continue
+        if torch.equal(rule.transform.to_hf([state[key]]), out[rule.fallback]):
+            consumed.add(key)
+        else:
+            report.notes.append(f"{key} differs from what {rule.fallback} holds, but {table.name} ties the two: "
+                                f"the destination keeps {rule.fallback} only")
     report.dropped = [key for key in state if key not in consumed]
     return (add_hf_prefix(out, table) if with_prefix else out), report
 

@@ -1,8 +1,8 @@
 """Key tables between Hugging Face ``transformers`` and UER for each supported architecture."""
 from typing import Dict, List
 
-from uer.conversion.core import (IDENTITY, SPLIT3, SPLIT3_TRANSPOSE, TRANSPOSE, Rule, Table, position_offset,
-                                 segment_table)
+from uer.conversion.core import (IDENTITY, SPLIT3, SPLIT3_TRANSPOSE, TRANSPOSE, Rule, Table, pad_rows,
+                                 position_offset, segment_table)
 
 ATTENTION = "encoder.transformer.{i}.self_attn."
 LAYER = "encoder.transformer.{i}."
@@ -21,10 +21,12 @@ def _bert_layer_rules(hf_layer: str, uer_layer: str) -> List[Rule]:
 
 
 def _embedding_rules(hf_rows: int = 2, offset: int = 0) -> List[Rule]:
+    note = (f"position rows 0..{offset - 1} of Hugging Face (before the first real position, used only at "
+            f"padding) are not kept by UER and come back as zeros") if offset else None
     return [
         Rule("embeddings.word_embeddings.weight", ("embedding.word_embedding.weight",)),
         Rule("embeddings.position_embeddings.weight", ("embedding.position_embedding.weight",),
-             position_offset(offset) if offset else IDENTITY),
+             position_offset(offset) if offset else IDENTITY, note=note),
         Rule("embeddings.token_type_embeddings.weight", ("embedding.segment_embedding.weight",), segment_table(hf_rows)),
         Rule("embeddings.LayerNorm.weight", ("embedding.layer_norm.gamma",)),
         Rule("embeddings.LayerNorm.bias", ("embedding.layer_norm.beta",)),
@@ -53,6 +55,31 @@ BERT = Table(
         Rule("cls.seq_relationship.bias", ("target.nsp_linear_2.bias",), targets=("bert",)),
     ] + _mlm_head_rules("cls.predictions", "embeddings.word_embeddings.weight"),
     base_prefix="bert.", head_prefixes=("cls.",), ignore=(r"position_ids$",))
+
+
+
+def _bert_task_table(name: str, head: List[Rule], head_prefix: str) -> Table:
+    """BERT's embeddings and encoder under ``bert.`` plus one fine-tuning head (UER-py's key names)."""
+    return Table(name, _embedding_rules() + _bert_layer_rules("encoder.layer.{i}.", LAYER) + head,
+                 base_prefix="bert.", head_prefixes=(head_prefix,), ignore=(r"position_ids$",))
+
+
+# run_classifier's head: tanh(output_layer_1(first token)) = BERT's pooler, output_layer_2 = classifier.
+BERT_CLASSIFIER = _bert_task_table("bert_text_classification", [
+    Rule("pooler.dense.weight", ("output_layer_1.weight",)), Rule("pooler.dense.bias", ("output_layer_1.bias",)),
+    Rule("classifier.weight", ("output_layer_2.weight",)), Rule("classifier.bias", ("output_layer_2.bias",)),
+], "classifier.")
+# run_ner's head: ``output_layer`` keeps one unused row after the tags (UER-py's [PAD] label).
+_PAD_ROW = ("UER's output_layer has one row more than Hugging Face's classifier: the last one, UER-py's "
+            "[PAD] label, is never predicted (zeros on the way in, left out on the way back)")
+BERT_TAGGER = _bert_task_table("bert_token_classification", [
+    Rule("classifier.weight", ("output_layer.weight",), pad_rows(1), note=_PAD_ROW),
+    Rule("classifier.bias", ("output_layer.bias",), pad_rows(1), note=_PAD_ROW),
+], "classifier.")
+# run_cmrc's head: ``output_layer`` [2 x H], row 0 scores answer starts, row 1 answer ends.
+BERT_QA = _bert_task_table("bert_extractive_qa", [
+    Rule("qa_outputs.weight", ("output_layer.weight",)), Rule("qa_outputs.bias", ("output_layer.bias",)),
+], "qa_outputs.")
 
 ROBERTA = Table(
     "roberta",
@@ -141,4 +168,5 @@ def _t5_table(gated: bool) -> Table:
 T5 = _t5_table(gated=False)
 T5_V1_1 = _t5_table(gated=True)
 
-TABLES: Dict[str, Table] = {table.name: table for table in (BERT, ROBERTA, ALBERT, GPT2, T5, T5_V1_1)}
+TABLES: Dict[str, Table] = {table.name: table for table in (BERT, ROBERTA, ALBERT, GPT2, T5, T5_V1_1, BERT_CLASSIFIER,
+                                                             BERT_TAGGER, BERT_QA)}
