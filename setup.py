@@ -20,10 +20,11 @@ EXTRAS = {
     "wwm": ["jieba>=0.42"],
     "convert": ["transformers>=4.40"],
     "stacking": ["lightgbm>=4.0", "bayesian-optimization>=1.4"],
-    "tf": ["tensorflow-cpu>=2.12"],
+    "tf": ["tensorflow-cpu>=2.12; sys_platform != 'darwin'", "tensorflow>=2.12; sys_platform == 'darwin'"],
     "demo": ["snownlp>=0.12.3"],
 }
-EXTRAS["test"] = ["pytest>=7", "transformers>=4.40", "sentencepiece>=0.1.99", "jieba>=0.42", "snownlp>=0.12.3"]
+EXTRAS["test"] = sorted({"pytest>=7", *EXTRAS["spm"], *EXTRAS["wwm"], *EXTRAS["convert"], *EXTRAS["stacking"],
+                          *EXTRAS["tf"], *EXTRAS["demo"]})
 
 setup(
     name="uer",
