@@ -1,0 +1,150 @@
+"""Model inputs: ``[CLS] a [SEP] (b [SEP])`` encoding and :class:`TaskDataset`, a columnar dataset
+that pads each batch to its own longest example."""
+import random
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from uer.finetune.batching import bucket_batches, sorted_batches
+from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
+from uer.utils.errors import UserInputError
+
+
+def check_seq_length(seq_length: int, args: Any) -> None:
+    """A learned position table limits the input length: fail early, not in the first forward."""
+    if seq_length < 3:
+        raise UserInputError(f"--seq_length must be at least 3, got {seq_length}")
+    positional = getattr(args, "embedding", "") in ("word_pos", "word_pos_seg")
+    max_seq_length = getattr(args, "max_seq_length", None)
+    if positional and max_seq_length is not None and seq_length > max_seq_length:
+        raise UserInputError(f"--seq_length {seq_length} exceeds the model's max_seq_length {max_seq_length} "
+                             "(rows of its position table)")
+
+
+def truncate_pair(len_a: int, len_b: int, budget: int) -> Tuple[int, int]:
+    """Longest-first truncation of two token lists to ``budget`` tokens in total."""
+    if len_a + len_b <= budget:
+        return len_a, len_b
+    keep_a = min(len_a, max(budget - len_b, (budget + 1) // 2))
+    return keep_a, min(len_b, budget - keep_a)
+
+
+class PairEncoder:
+    """Text -> ids and segments: ``[CLS] a [SEP]`` (seg 1) ``b [SEP]`` (seg 2), at most ``seq_length``."""
+
+    def __init__(self, tokenizer: Any, seq_length: int):
+        self.tokenizer = tokenizer
+        self.seq_length = seq_length
+        vocab = tokenizer.vocab
+        vocab.require([CLS_TOKEN, SEP_TOKEN], "sentence classification inputs")
+        self.cls_id, self.sep_id = vocab.w2i[CLS_TOKEN], vocab.w2i[SEP_TOKEN]
+        self.truncated = 0
+
+    def __call__(self, text_a: str, text_b: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+        a = self.tokenizer.encode(text_a)
+        if text_b is None:
+            if len(a) > self.seq_length - 2:
+                a, self.truncated = a[:self.seq_length - 2], self.truncated + 1
+            ids = [self.cls_id] + a + [self.sep_id]
+            return np.asarray(ids, dtype=np.int32), np.ones(len(ids), dtype=np.int8)
+        b = self.tokenizer.encode(text_b)
+        keep_a, keep_b = truncate_pair(len(a), len(b), self.seq_length - 3)
+        if keep_a + keep_b < len(a) + len(b):
+            self.truncated += 1
+        ids = [self.cls_id] + a[:keep_a] + [self.sep_id] + b[:keep_b] + [self.sep_id]
+        seg = np.ones(len(ids), dtype=np.int8)
+        seg[keep_a + 2:] = 2
+        return np.asarray(ids, dtype=np.int32), seg
+
+
+def _column(values: Sequence[Any]) -> np.ndarray:
+    """Fixed-size values as one array: integers int64 (class ids), floats float32 (teacher logits)."""
+    array = np.asarray(values)
+    return array.astype(np.float32) if array.dtype.kind == "f" else array.astype(np.int64)
+
+
+def pad_stack(values: Sequence[np.ndarray], pad: int = PAD_ID, dtype: Any = np.int64) -> np.ndarray:
+    """Stack arrays whose last dimension varies, padding it to the longest: [n x ... x max_len]."""
+    first = np.asarray(values[0])
+    width = max(np.shape(v)[-1] for v in values)
+    out = np.full((len(values),) + first.shape[:-1] + (width,), pad, dtype=dtype)
+    for row, value in enumerate(values):
+        out[row, ..., :np.shape(value)[-1]] = value
+    return out
+
+
+class TaskDataset:
+    """Examples stored by column. ``sequences`` are padded per batch (``src``, ``seg``, token-level
+    ``tgt``, ...), ``fixed`` columns are stacked as they are (a class id, teacher logits).
+
+    ``lengths[i]`` (the longest sequence of example i) drives length bucketing. ``collate`` turns
+    a list of example indices into a dict of CPU tensors; sequences become [batch_size x max_len].
+    """
+
+    def __init__(self, sequences: Dict[str, List[np.ndarray]], fixed: Optional[Dict[str, Sequence[Any]]] = None,
+                 pad_values: Optional[Dict[str, int]] = None, path: Optional[str] = None,
+                 constants: Optional[Dict[str, Any]] = None):
+        self.sequences = sequences
+        self.fixed = {name: _column(values) for name, values in (fixed or {}).items()}
+        self.pad_values = pad_values or {}
+        self.path = path
+        self.constants = constants or {}
+        self.meta: Dict[str, Any] = {}
+        first = next(iter(sequences.values()))
+        self.lengths = np.fromiter((max(np.shape(s)[-1] for s in row) for row in zip(*sequences.values())),
+                                   dtype=np.int64, count=len(first))
+        if len(self.lengths) == 0:
+            raise UserInputError("no examples: the file has a header but no data lines", path=path)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def subset(self, indices: Sequence[int]) -> "TaskDataset":
+        """A dataset of the given examples (cross-validation folds)."""
+        indices = list(indices)
+        return TaskDataset({k: [v[i] for i in indices] for k, v in self.sequences.items()},
+                           {k: v[indices] for k, v in self.fixed.items()}, self.pad_values, self.path,
+                           self.constants)
+
+    def with_constants(self, **constants: Any) -> "TaskDataset":
+        """The same examples; every batch also carries ``constants`` (e.g. ``task=2``)."""
+        view = TaskDataset.__new__(TaskDataset)
+        view.__dict__.update(self.__dict__)
+        view.constants = {**self.constants, **constants}
+        return view
+
+    def train_batches(self, batch_size: int, rng: random.Random) -> List[np.ndarray]:
+        return bucket_batches(self.lengths, batch_size, rng)
+
+    def eval_batches(self, batch_size: int) -> List[np.ndarray]:
+        return sorted_batches(self.lengths, batch_size)
+
+    def collate(self, indices: Sequence[int]) -> Dict[str, Any]:
+        batch: Dict[str, Any] = {}
+        for name, values in self.sequences.items():
+            batch[name] = torch.from_numpy(pad_stack([values[i] for i in indices], self.pad_values.get(name, PAD_ID)))
+        for name, values in self.fixed.items():
+            batch[name] = torch.from_numpy(values[np.asarray(indices)])
+        batch.update(self.constants)
+        return batch
+
+
+class MixedBatches:
+    """Training batches of several datasets, each batch from one of them, shuffled together every
+    epoch (multi-task learning). Batch items are ``(dataset index, example indices)``."""
+
+    def __init__(self, datasets: Sequence[TaskDataset]):
+        self.datasets = list(datasets)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+    def train_batches(self, batch_size: int, rng: random.Random) -> List[Tuple[int, np.ndarray]]:
+        items = [(t, batch) for t, data in enumerate(self.datasets) for batch in data.train_batches(batch_size, rng)]
+        rng.shuffle(items)
+        return items
+
+    def collate(self, item: Tuple[int, np.ndarray]) -> Dict[str, Any]:
+        task, indices = item
+        return self.datasets[task].collate(indices)
