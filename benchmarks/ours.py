@@ -1,0 +1,56 @@
+"""Our side's in-loop timings, taken inside the real scripts.
+
+    python benchmarks/ours.py infer -- <inference/run_classifier_infer.py arguments>
+
+``infer`` loads ``inference/run_classifier_infer.py`` as a module, wraps its ``predict`` with a
+timer and runs its ``main`` unchanged: the caller's wall time is the whole process, and the
+``BENCH_RESULT`` line adds the prediction loop alone. Pre-training's steady-state loop is
+``benchmarks/pretrain_bench.py`` (the trainer's own benchmark); fine-tuning reports its own
+examples/s per epoch in the log of run_classifier.py.
+"""
+import importlib.util
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import REPO, emit, self_peak_rss_mb  # noqa: E402
+
+
+def load_script(relative_path: str):
+    name = "bench_" + relative_path.replace("/", "_").replace(".py", "")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def infer(argv: list) -> None:
+    script = load_script("inference/run_classifier_infer.py")
+    timed = {}
+    original = script.predict
+
+    def predict(model, data, *args, **kwargs):
+        start = time.perf_counter()
+        out = original(model, data, *args, **kwargs)
+        timed["seconds"], timed["examples"] = time.perf_counter() - start, len(data)
+        return out
+
+    script.predict = predict
+    try:
+        script.main(argv)
+    except SystemExit as exit_:  # cli_main exits with the status; 0 or None is success
+        if exit_.code not in (0, None):
+            raise
+    emit({"examples": timed["examples"], "loop_seconds": timed["seconds"],
+          "examples_per_s": timed["examples"] / timed["seconds"], "peak_rss_mb": self_peak_rss_mb()})
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] != "infer":
+        sys.exit(__doc__)
+    infer([a for a in sys.argv[2:] if a != "--"])
+
+
+if __name__ == "__main__":
+    main()
