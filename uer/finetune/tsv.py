@@ -1,8 +1,8 @@
 """Reading task files: TSV columns found by header name, JSON files, label maps; every bad value
 stops with the file, the line and what was expected (:class:`UserInputError`)."""
-import json
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from uer.finetune.jsonfile import load_json
 from uer.utils.errors import UserInputError
 from uer.utils.textfile import iter_lines, require_file
 
@@ -46,7 +46,7 @@ def read_tsv(path: str, required: Sequence[str], optional: Sequence[str] = ()) -
         raise UserInputError(f"the header lacks the column(s) {', '.join(missing)} (found: {', '.join(names)}); "
                              f"the first line must name the tab-separated columns", path=path, line=1)
     columns = {name: position[name] for name in list(required) + [n for n in optional if n in position]}
-    needed = max(columns.values()) + 1
+    needed = max(columns.values(), default=-1) + 1  # no column needed: any line counts as a row
 
     def rows() -> Iterator[TsvRow]:
         for line_no, text in lines:
@@ -85,16 +85,8 @@ def parse_floats(row: TsvRow, column: str, count: Optional[int] = None) -> List[
 
 
 def read_json_file(path: str) -> object:
-    """Parse a JSON file; malformed JSON is reported with its line number."""
-    require_file(path, "JSON file")
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return json.load(handle)
-    except UnicodeDecodeError as error:
-        raise UserInputError(f"not valid UTF-8 ({error.reason})", path=path) from None
-    except json.JSONDecodeError as error:
-        raise UserInputError(f"malformed JSON: {error.msg} (column {error.colno})", path=path,
-                             line=error.lineno) from None
+    """Parse a JSON file; a missing or empty file, bad UTF-8 or malformed JSON is reported with its line."""
+    return load_json(path)
 
 
 def read_label2id(path: str) -> Dict[str, int]:
