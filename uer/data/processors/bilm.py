@@ -5,37 +5,24 @@ of context on both sides (the previous/next token of the document, ``[CLS]``/``[
 ends), from which the batch derives ``tgt_forward`` (next token) and ``tgt_backward``
 (previous token) of every position.
 """
-from typing import Dict, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from uer.data.corpus import Line
 from uer.data.format import DatasetFile
 from uer.data.masking import Masker
 from uer.data.processors import DATA_PROCESSORS
-from uer.data.processors.base import Batch, DataProcessor
+from uer.data.processors.base import Batch
 from uer.data.processors.batching import gather, ragged_rows, segments
-from uer.data.writer import ShardWriter
+from uer.data.processors.lm import LmProcessor
 
 
 @DATA_PROCESSORS.register("bilm")
-class BilmProcessor(DataProcessor):
-    name = "bilm"
-    min_seq_length = 1
+class BilmProcessor(LmProcessor):
+    """The LM windows with one more token of context in front."""
 
-    def process(self, lines: Iterator[Line], writer: ShardWriter, shard_index: int) -> Dict[str, int]:
-        stats = {"documents": 0, "empty_lines": 0}
-        seq_length = self.settings.seq_length
-        for _, text in lines:
-            ids = self.encode(text)
-            if not ids:
-                stats["empty_lines"] += 1
-                continue
-            stats["documents"] += 1
-            document = [self.cls_id] + ids + [self.sep_id]
-            for start in range(1, len(ids) + 1, seq_length):
-                writer.add(src=document[start - 1:start + seq_length + 1])
-        return stats
+    name = "bilm"
+    context_before = 1
 
     @classmethod
     def collate(cls, data: DatasetFile, indices: Sequence[int], masker: Masker, rng: np.random.Generator) -> Batch:

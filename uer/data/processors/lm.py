@@ -21,6 +21,8 @@ from uer.data.writer import ShardWriter
 class LmProcessor(DataProcessor):
     name = "lm"
     min_seq_length = 1
+    # Tokens of context kept before each window (bilm needs the previous token of its first position).
+    context_before = 0
 
     def process(self, lines: Iterator[Line], writer: ShardWriter, shard_index: int) -> Dict[str, int]:
         stats = {"documents": 0, "empty_lines": 0}
@@ -32,8 +34,8 @@ class LmProcessor(DataProcessor):
                 continue
             stats["documents"] += 1
             document = [self.cls_id] + ids + [self.sep_id]
-            for start in range(0, len(document) - 1, seq_length):
-                writer.add(src=document[start:start + seq_length + 1])
+            for start in range(self.context_before, len(document) - 1, seq_length):
+                writer.add(src=document[start - self.context_before:start + seq_length + 1])
         return stats
 
     @classmethod
