@@ -67,7 +67,8 @@ def worker(args) -> None:
         load_pretrained(model, args.pretrained_model_path)
         train = data.subset(np.setdiff1d(np.arange(n), held_out))
         path = fold_path(args.output_model_path, k)
-        fit(model, train, args, ctx, save=lambda m: save_finetuned(m, path, args, extra, ctx))
+        fit(model, train, args, ctx, save=lambda m: save_finetuned(m, path, args, extra, ctx),
+            state_path=path + ".state")
         if ctx.is_main:
             result = evaluate_classifier(model, data.subset(held_out), args, ctx)
             features[held_out] = result.probabilities

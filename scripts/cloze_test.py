@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import torch
 
+from uer.finetune.inputs import input_length
 from uer.generation import detokenize
 from uer.opts import infer_opts
 from uer.utils.config import parse_args
@@ -39,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(build_parser(), argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.topn < 1 or args.batch_size < 1 or args.seq_length < 3:
-        raise UserInputError("--topn and --batch_size must be at least 1, --seq_length at least 3")
+    if args.topn < 1 or args.batch_size < 1:
+        raise UserInputError("--topn and --batch_size must be at least 1")
+    seq_length = input_length(args)
     tokenizer = build_tokenizer(args)
     vocab = tokenizer.vocab
     model = load_for_inference(args, len(vocab), args.load_model_path, required=MLM_HEAD)
@@ -51,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     rng = random.Random(args.seed)
     examples = []  # (tokens, masked position in tokens)
     for line_no, text in iter_lines(args.test_path):
-        tokens = tokenizer.tokenize(text)[:args.seq_length - 2]
+        tokens = tokenizer.tokenize(text)[:seq_length - 2]
         if not tokens:
             raise UserInputError("no token to mask on this line", path=args.test_path, line=line_no)
         examples.append((tokens, rng.randrange(len(tokens))))

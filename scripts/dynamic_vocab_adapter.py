@@ -38,6 +38,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.new_model_path == args.old_model_path:
         raise UserInputError("--new_model_path must differ from --old_model_path", path=args.new_model_path)
     old_vocab, new_vocab = Vocab.load(args.old_vocab_path), Vocab.load(args.new_vocab_path)
+    new_vocab.require_special_tokens("the adapted model")
     state_dict = load_state_dict_file(args.old_model_path)
     word_embedding(state_dict, args.old_model_path, len(old_vocab), args.old_vocab_path)  # rows == old vocab
     saved = read_sidecar(args.old_model_path)

@@ -9,25 +9,20 @@ import logging
 import numpy as np
 import torch
 
-from uer.finetune.inputs import PairEncoder, TaskDataset
+from uer.finetune.inputs import PairEncoder, TaskDataset, input_length
 from uer.model_builder import build_embedding_encoder
-from uer.model_loader import load_model
+from uer.model_loader import load_model, require_backbone
 from uer.model_saver import atomic_write
 from uer.opts import infer_opts
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.pooling import pool
+from uer.utils.textfile import iter_lines
 from uer.utils.tokenizers import build_tokenizer
 
 
 def read_lines(path: str):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = [line.rstrip("\r\n") for line in handle]
-    except FileNotFoundError:
-        raise UserInputError("file not found", path=path) from None
-    except UnicodeDecodeError as error:
-        raise UserInputError(f"not UTF-8 ({error.reason})", path=path) from None
+    lines = [text for _, text in iter_lines(path)]
     if not lines:
         raise UserInputError("empty file: expected one sentence per line", path=path)
     return lines
@@ -49,15 +44,16 @@ def main() -> None:
     parser.add_argument("--whitening_size", type=int, default=None, help="Whiten to this many dimensions.")
     args = parse_args(parser)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    seq_length = input_length(args)
     tokenizer = build_tokenizer(args)
-    encoder_input = PairEncoder(tokenizer, args.seq_length)
+    encoder_input = PairEncoder(tokenizer, seq_length)
     lines = read_lines(args.test_path)
     src, seg = zip(*(encoder_input(line) for line in lines))
     dataset = TaskDataset({"src": list(src), "seg": list(seg)}, path=args.test_path)
 
     embedding, encoder = build_embedding_encoder(args, len(tokenizer.vocab))
     model = torch.nn.ModuleDict({"embedding": embedding, "encoder": encoder})
-    load_model(model, args.load_model_path)
+    require_backbone(load_model(model, args.load_model_path), args.load_model_path)
     model.eval()
 
     vectors = torch.empty(len(lines), args.hidden_size)

@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import torch
 
+from uer.finetune.inputs import input_length
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN, SPECIAL_TOKENS
@@ -81,6 +82,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.topn < 1 or args.batch_size < 1:
         raise UserInputError("--topn and --batch_size must be at least 1")
+    seq_length = input_length(args)
     tokenizer = build_tokenizer(args)
     vocab = tokenizer.vocab
     candidates = candidate_ids(args, vocab)
@@ -97,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             if not text.strip():
                 continue
             word, word_id, sentence, ids, position = parse_line(tokenizer, text, args.test_path, line_no,
-                                                                args.seq_length)
+                                                                seq_length)
             src = torch.tensor([ids], device=device)
             reference = encode_at(src, position)
             scores = []

@@ -38,12 +38,40 @@ def test_typed_flag_equal_to_default_still_wins(tmp_path):
     assert args.dropout == 0.1
 
 
-def test_unknown_json_key_is_warned_not_absorbed(tmp_path, caplog):
+def test_unknown_config_key_is_an_error_naming_the_closest_option(tmp_path):
     config = write(tmp_path / "c.json", {"hiden_size": 3})
+    with pytest.raises(UserInputError, match=r"c.json: unknown option 'hiden_size' \(did you mean 'hidden_size'\?\)"):
+        parse_args(parser_with_config(), ["--config_path", config])
+
+
+def test_unknown_sidecar_key_is_warned_not_absorbed(tmp_path, caplog):
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"")
+    write(tmp_path / "model.bin.config.json", {"hiden_size": 3, "hidden_size": 64})
     with caplog.at_level(logging.WARNING):
-        args = parse_args(parser_with_config(), ["--config_path", config])
-    assert not hasattr(args, "hiden_size")
+        args = parse_args(parser_with_config(), ["--load_model_path", str(model)])
+    assert not hasattr(args, "hiden_size") and args.hidden_size == 64
     assert "hiden_size" in caplog.text
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"layers_num": "two"}, "key 'layers_num': expected an integer, got \"two\""),
+    ({"layers_num": 2.5}, "expected an integer"),
+    ({"dropout": "high"}, "key 'dropout': expected a number"),
+    ({"tie_weights": "yes"}, "key 'tie_weights': expected true or false"),
+    ({"encoder": "transformers"}, "key 'encoder': expected one of"),
+    ({"hidden_size": None}, "null is not a setting"),
+])
+def test_mistyped_config_values_name_the_key(tmp_path, values, message):
+    config = write(tmp_path / "c.json", values)
+    with pytest.raises(UserInputError, match=message):
+        parse_args(parser_with_config(), ["--config_path", config])
+
+
+def test_config_strings_convert_like_typed_flags(tmp_path):
+    config = write(tmp_path / "c.json", {"layers_num": "3", "dropout": 0, "attention_head_size": None})
+    args = parse_args(parser_with_config(), ["--config_path", config])
+    assert (args.layers_num, args.dropout, args.attention_head_size) == (3, 0.0, None)
 
 
 def test_sidecar_then_config_then_flags(tmp_path):

@@ -60,7 +60,7 @@ def test_utf8_error_names_file_and_line(tmp_path):
 
 
 def test_missing_and_empty_files(tmp_path):
-    with pytest.raises(UserInputError, match="cannot read"):
+    with pytest.raises(UserInputError, match="vocabulary file not found"):
         Vocab.load(str(tmp_path / "absent.txt"))
     with pytest.raises(UserInputError, match="empty"):
         Vocab.load(write(tmp_path / "empty.txt", ""))

@@ -126,8 +126,11 @@ def synthetic_worker(args) -> None:
         return SyntheticLoader(args.target, batch_size=args.batch_size, seed=args.seed + 1000 * ctx.rank,
                                labels_num=args.labels_num or 3, stop_after=getattr(args, "stop_after", 0))
 
-    trainer.build_pretrain_loader = build
-    return trainer.pretrain_worker(args)
+    original, trainer.build_pretrain_loader = trainer.build_pretrain_loader, build
+    try:
+        return trainer.pretrain_worker(args)
+    finally:  # later tests (tests/test_pretrain.py) need the real loader
+        trainer.build_pretrain_loader = original
 
 
 def dumping_worker(args) -> None:

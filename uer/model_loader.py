@@ -1,8 +1,9 @@
 """Load checkpoints (UER-py ``.bin`` of any torch version, or ``.safetensors``) with a report."""
 import logging
 import os
+import pickle
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,6 +48,48 @@ def strip_wrapper_prefixes(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
     return cleaned
 
 
+ZIP_MAGIC, PICKLE_MAGIC = b"PK\x03\x04", b"\x80"  # torch.save's zip container, the legacy pickle stream
+
+
+def read_weights(path: str) -> object:
+    """``torch.load(weights_only=True)`` or safetensors' ``load_file``, with every failure a UserInputError.
+
+    ``weights_only`` refuses a pickle that would build arbitrary Python objects (and so could run
+    code): checkpoints from the internet are untrusted input.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise UserInputError("the model file is empty", path=path)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path)
+        except Exception as error:  # SafetensorError, or OSError on a truncated file
+            raise UserInputError(f"cannot read model weights: truncated or not a safetensors file "
+                                 f"({_first_line(error)})", path=path) from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower():
+            raise UserInputError("refused to load: the file pickles Python objects other than tensors, and "
+                                 "unpickling them could run arbitrary code (weights are read with "
+                                 "weights_only=True); if you trust its source, load it yourself and re-save its "
+                                 "state_dict", path=path) from None
+        raise UserInputError(f"cannot read model weights: corrupt pickle ({_first_line(error)})", path=path) from None
+    except Exception as error:
+        what = ("the checkpoint is truncated or corrupt" if head.startswith((ZIP_MAGIC, PICKLE_MAGIC)) else
+                "not a PyTorch checkpoint (expected a file written by torch.save, or a .safetensors file)")
+        raise UserInputError(f"cannot read model weights: {what} ({type(error).__name__}: {_first_line(error)})",
+                             path=path) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
 def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
     """Read a flat state dict from ``.bin``/``.pt``/``.safetensors`` or a model folder."""
     if os.path.isdir(path):
@@ -56,19 +99,15 @@ def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
         raise UserInputError(f"no {' or '.join(FOLDER_WEIGHT_FILES)} in this folder", path=path)
     if not os.path.exists(path):
         raise UserInputError("model file not found", path=path)
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        state_dict = load_file(path)
-    else:
-        try:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt, truncated or not a weights file
-            raise UserInputError(f"cannot read model weights ({type(error).__name__}: {error})", path=path) from None
+    state_dict = read_weights(path)
     if isinstance(state_dict, dict) and "model" in state_dict and isinstance(state_dict["model"], dict):
         state_dict = state_dict["model"]  # a resumable training state: take its weights
     if not isinstance(state_dict, dict):
         raise UserInputError("expected a state dict of named tensors", path=path)
+    odd = [str(key) for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    if odd:
+        raise UserInputError(f"expected a state dict of named tensors; {', '.join(odd[:3])} "
+                             f"{'is' if len(odd) == 1 else 'are'} not tensors", path=path)
     return strip_wrapper_prefixes(dict(state_dict))
 
 
@@ -92,6 +131,30 @@ def load_state_dict_into(model: nn.Module, state_dict: Dict[str, torch.Tensor], 
     model.load_state_dict(usable, strict=False)
     logger.info("%s: %s", source, report.summary())
     return report
+
+
+BACKBONE_PREFIXES = ("embedding.", "encoder.")
+
+
+def require_backbone(report: LoadReport, path: str, prefixes: Tuple[str, ...] = BACKBONE_PREFIXES) -> None:
+    """Raise unless the checkpoint filled the model's embedding and encoder exactly: a missing or
+    unused backbone tensor means the options (layers, embedding, encoder) do not describe the
+    checkpoint, and the model would silently run with random or dropped layers."""
+    missing = [key for key in report.missing if key.startswith(prefixes)]
+    unexpected = [key for key in report.unexpected if key.startswith(prefixes)]
+    if not missing and not unexpected:
+        return
+    parts = []
+    if missing:
+        parts.append(f"the model has {len(missing)} tensors the checkpoint lacks ({_listed(missing)})")
+    if unexpected:
+        parts.append(f"the checkpoint has {len(unexpected)} tensors the model lacks ({_listed(unexpected)})")
+    raise UserInputError("; ".join(parts) + ": the checkpoint does not fit the options (check --config_path, "
+                         "--layers_num, --embedding, --encoder or the model's .config.json)", path=path)
+
+
+def _listed(keys: List[str], limit: int = 3) -> str:
+    return ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
 def load_model(model: nn.Module, path: str) -> LoadReport:

@@ -102,6 +102,9 @@ def training_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs_num", type=int, default=3)
     group.add_argument("--report_steps", type=int, default=100)
     group.add_argument("--seed", type=int, default=7)
+    group.add_argument("--resume", default=None,
+                       help="Continue an interrupted run (Ctrl-C saves <output_model_path>.state): 'auto' = that "
+                            "state when it exists, or a state's path.")
 
 
 def _str2bool(value: str) -> bool:

@@ -24,9 +24,10 @@ import torch
 import torch.nn as nn
 
 from uer.model_builder import build_model, with_vocab
-from uer.model_loader import load_model
+from uer.model_loader import load_model, require_backbone
 from uer.model_saver import save_model, unwrap
 from uer.utils.errors import UserInputError
+from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
 from uer.utils.optimizers import build_optimizer, build_scheduler
 from uer.utils.runtime import (DistContext, NonFiniteGuard, autocast, check_precision, gather_objects,
                                init_distributed, launch, make_grad_scaler, parallelize, setup_logging, shutdown)
@@ -105,8 +106,15 @@ class Trainer:
         self.max_grad_norm = getattr(args, "max_grad_norm", 0.0) or 0.0
         self.last_lr = optimizer.param_groups[0]["lr"]  # the rate of the latest update, for the report
         self.last_report: Dict[str, Any] = {}
+        self.interrupt = InterruptRequest()
+        self.stopping = False
 
     def train(self, batches: Optional[Iterator[Dict[str, torch.Tensor]]] = None) -> None:
+        """Ctrl-C (SIGINT) stops at the next optimizer step after saving the state (TrainingInterrupted)."""
+        with self.interrupt:
+            self._train(batches)
+
+    def _train(self, batches: Optional[Iterator[Dict[str, torch.Tensor]]] = None) -> None:
         args, ctx = self.args, self.ctx
         batches = batches if batches is not None else iter(self.loader)
         accumulation = args.accumulation_steps
@@ -134,10 +142,23 @@ class Trainer:
             last = self.step == args.total_steps
             if self.step % args.report_steps == 0 or last:
                 window_start = self._report(window, window_start)
-            if self.step % args.save_checkpoint_steps == 0 or last:
+            saved = self.step % args.save_checkpoint_steps == 0 or last
+            if saved:
                 saving = time.perf_counter()
                 self.save()
                 window_start += time.perf_counter() - saving  # tokens/s measures training only
+            if self._stop_requested(boundary) and not last:
+                if not saved:
+                    self.save()
+                raise TrainingInterrupted(f"interrupted at step {self.step}: saved "
+                                          f"{checkpoint_path(args.output_model_path, self.step)} and its training "
+                                          f"state; run the same command with --resume auto to continue")
+
+    def _stop_requested(self, boundary: bool) -> bool:
+        """After Ctrl-C (agreed by all ranks): stop at the first step that ends an optimizer step,
+        where the state is whole."""
+        self.stopping = self.stopping or self.interrupt.agreed(self.step, self.args.report_steps, self.ctx)
+        return self.stopping and boundary
 
     def _grad_norm(self) -> torch.Tensor:
         if self.max_grad_norm > 0:
@@ -248,6 +269,7 @@ def pretrain_worker(args: Any) -> "Trainer":
         model = build_model(args, vocab_size, tgt_vocab_size)
         if args.pretrained_model_path:
             report = load_model(model, args.pretrained_model_path)
+            require_backbone(report, args.pretrained_model_path)  # initialising a target may miss its head
             logger.info("initialised from %s: %s", args.pretrained_model_path, report.summary())
         model.to(ctx.device)
         optimizer = build_optimizer(model, args)

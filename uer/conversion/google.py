@@ -81,6 +81,9 @@ def _tensorflow():
 
 def read_tf_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """Every model variable of a TensorFlow checkpoint (prefix ``bert_model.ckpt`` or its folder)."""
+    if not os.path.exists(path) and not os.path.exists(path + ".index"):  # before importing TensorFlow (seconds)
+        raise UserInputError("TensorFlow checkpoint not found (expected the prefix of its .index and .data files, "
+                             "e.g. bert_model.ckpt, or their folder)", path=path)
     tf = _tensorflow()
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, "checkpoint")):
         # Google's downloads have no "checkpoint" index file: take the folder's one checkpoint.

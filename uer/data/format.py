@@ -154,9 +154,11 @@ class DatasetFile:
             raise UserInputError("dataset file not found (run preprocess.py first)", path=path)
         with open(path, "rb") as handle:
             prefix = handle.read(_PREFIX.size)
+            if not prefix:
+                raise UserInputError("the file is empty: expected a dataset written by preprocess.py", path=path)
             if len(prefix) < _PREFIX.size or not prefix.startswith(MAGIC):
                 hint = (" (it looks like the pickle stream of the original UER-py: re-run preprocess.py)"
-                        if prefix[:1] == b"\x80" else "")
+                        if prefix[:1] == b"\x80" else " (expected a dataset written by preprocess.py)")
                 raise UserInputError(f"not a uer dataset file{hint}", path=path)
             _, header_len = _PREFIX.unpack(prefix)
             try:

@@ -22,6 +22,7 @@ import torch
 from uer.data.format import DatasetFile, vocab_fingerprint
 from uer.data.masking import Masker, MaskingConfig
 from uer.data.processors import DATA_PROCESSORS
+from uer.embeddings import POSITION_TABLES
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class PretrainDataset:
             if given is None:
                 continue
             expected, actual = self.header[key], vocab_fingerprint(given)
+            if getattr(given, "path", None):
+                flags += f" {given.path}"
             if expected["size"] != actual["size"]:
                 raise UserInputError(f"the dataset was built with a vocabulary of {expected['size']} tokens, but "
                                      f"{flags} gives {actual['size']} tokens: use the same vocabulary as "
@@ -191,6 +194,34 @@ def masking_from(dataset: PretrainDataset, args: Any = None) -> Optional[Masking
     return MaskingConfig.from_dict(config)
 
 
+def check_fits_options(dataset: PretrainDataset, args: Any) -> None:
+    """The dataset must be built for the target being trained, and its instances must fit the
+    model's position table (otherwise the first long batch would crash deep in the embedding)."""
+    target = getattr(args, "data_processor", None) or getattr(args, "target", None)
+    if target is not None and target != dataset.target:
+        raise UserInputError(f"the dataset was built for --target {dataset.target}, but the model is trained with "
+                             f"--target {target}: re-run preprocess.py with --target {target} (or train with "
+                             f"--target {dataset.target})", path=dataset.path)
+    limit = getattr(args, "max_seq_length", None)
+    if limit is None or not len(dataset):
+        return
+    # Stored rows may hold a token more than the input (lm: src = row[:-1]); --seq_length bounds the input.
+    header = dataset.header
+    longest_src = min(int(dataset.src.lengths().max()), header.get("seq_length") or np.iinfo(np.int64).max)
+    sides = [("src", longest_src, "embedding", "--seq_length")]
+    if dataset.target == "seq2seq":  # the decoder reads tgt[:-1]
+        longest_tgt = int(dataset.file.ragged("tgt").lengths().max()) - 1
+        sides.append(("tgt", min(longest_tgt, header.get("tgt_seq_length") or longest_tgt), "tgt_embedding",
+                      "--tgt_seq_length"))
+    elif dataset.target == "t5":  # the decoder reads the masked spans, never longer than the source
+        sides.append(("tgt", longest_src, "tgt_embedding", "--seq_length"))
+    for side, length, embedding, flag in sides:
+        if getattr(args, embedding, None) in POSITION_TABLES and length > limit:
+            raise UserInputError(f"the dataset holds {side} sequences of {length} tokens, more than the model's "
+                                 f"max_seq_length {limit} (rows of its position table): re-run preprocess.py with "
+                                 f"{flag} {limit} or less, or use a larger max_seq_length", path=dataset.path)
+
+
 def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int = 0, world_size: int = 1,
                           seed: Optional[int] = None, args: Any = None, vocab: Any = None, tgt_vocab: Any = None,
                           instances_buffer_size: Optional[int] = None, bucket_batches: int = 100) -> PretrainLoader:
@@ -213,10 +244,8 @@ def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int
         if getattr(args, "tgt_vocab_path", None) or getattr(args, "tgt_spm_model_path", None):
             tgt_vocab = load_vocab_from_args(args, "tgt_")
     dataset.check_vocab(vocab, tgt_vocab)
-    target = getattr(args, "data_processor", None) or getattr(args, "target", None)
-    if target is not None and target != dataset.target:
-        logger.warning("the dataset %s was built for --target %s, training uses --target %s", path,
-                       dataset.target, target)
+    if args is not None:
+        check_fits_options(dataset, args)
     if instances_buffer_size is None:
         instances_buffer_size = getattr(args, "instances_buffer_size", None) or 25600
     loader = PretrainLoader(dataset, batch_size, rank, world_size, seed, instances_buffer_size, bucket_batches,

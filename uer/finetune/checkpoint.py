@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional
 
 import torch.nn as nn
 
-from uer.model_loader import LoadReport, load_model
+from uer.model_loader import LoadReport, load_model, require_backbone
 from uer.model_saver import save_model
 from uer.utils.config import sidecar_path
 from uer.utils.errors import UserInputError
@@ -27,6 +27,7 @@ def load_pretrained(model: nn.Module, path: Optional[str]) -> Optional[LoadRepor
     if not report.loaded:
         raise UserInputError("no tensor of this checkpoint matches the model's parameter names; is it a "
                              "UER model of the architecture given by --config_path?", path=path)
+    require_backbone(report, path)
     logger.info("pre-trained model %s: %d tensors loaded, %d missing (initialised: %s), %d unused (%s)",
                 path, len(report.loaded), len(report.missing), _short(report.missing),
                 len(report.unexpected), _short(report.unexpected))
@@ -37,6 +38,7 @@ def load_for_inference(model: nn.Module, path: str) -> LoadReport:
     """Load a fine-tuned checkpoint; a missing task head (a pre-trained model, or one of another
     task) or any other missing tensor is an error rather than a randomly initialised layer."""
     report = load_model(model, path)
+    require_backbone(report, path)
     prefixes = tuple(getattr(model, "head_prefixes", ()))
     head_missing = [key for key in report.missing if prefixes and key.startswith(prefixes)]
     if head_missing:

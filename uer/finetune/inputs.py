@@ -1,25 +1,41 @@
 """Model inputs: ``[CLS] a [SEP] (b [SEP])`` encoding and :class:`TaskDataset`, a columnar dataset
 that pads each batch to its own longest example."""
+import logging
 import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from uer.embeddings import POSITION_TABLES
 from uer.finetune.batching import bucket_batches, sorted_batches
 from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError
 
+logger = logging.getLogger(__name__)
+
 
 def check_seq_length(seq_length: int, args: Any) -> None:
-    """A learned position table limits the input length: fail early, not in the first forward."""
+    """A position table limits the input length: fail early, not in the first forward."""
     if seq_length < 3:
         raise UserInputError(f"--seq_length must be at least 3, got {seq_length}")
-    positional = getattr(args, "embedding", "") in ("word_pos", "word_pos_seg")
+    positional = getattr(args, "embedding", "") in POSITION_TABLES
     max_seq_length = getattr(args, "max_seq_length", None)
     if positional and max_seq_length is not None and seq_length > max_seq_length:
         raise UserInputError(f"--seq_length {seq_length} exceeds the model's max_seq_length {max_seq_length} "
                              "(rows of its position table)")
+
+
+def input_length(args: Any) -> int:
+    """``--seq_length`` capped at the position table (tools that read arbitrary text cut it there
+    rather than crash in the first forward); at least 3 (``[CLS] x [SEP]``)."""
+    if args.seq_length < 3:
+        raise UserInputError(f"--seq_length must be at least 3, got {args.seq_length}")
+    limit = getattr(args, "max_seq_length", None)
+    if getattr(args, "embedding", "") in POSITION_TABLES and limit is not None and args.seq_length > limit:
+        logger.info("inputs are cut at the model's max_seq_length %d (--seq_length %d)", limit, args.seq_length)
+        return limit
+    return args.seq_length
 
 
 def truncate_pair(len_a: int, len_b: int, budget: int) -> Tuple[int, int]:

@@ -5,9 +5,15 @@ with ``train_batches(batch_size, rng) -> list`` and ``collate(item) -> dict`` (a
 :class:`~uer.finetune.inputs.TaskDataset` or :class:`~uer.finetune.inputs.MixedBatches`). After
 each epoch ``evaluate(model) -> float`` runs on rank 0 and the best model so far is saved with
 ``save(model)``; the first epoch always saves, so a metric stuck at 0 still leaves a model.
+
+Ctrl-C stops after the current step with a resumable state at ``<output_model_path>.state``
+(model, optimizer, schedule, scaler, random generators, epoch and step, best metric so far);
+``--resume auto`` (or ``--resume PATH``) continues as if never stopped, skipping the batches of
+the interrupted epoch already trained on (each epoch's batch order follows from the seed).
 """
 import logging
 import math
+import os
 import random
 from argparse import Namespace
 from dataclasses import dataclass, field
@@ -22,8 +28,10 @@ from uer.finetune.session import to_device
 from uer.model_saver import unwrap
 from uer.utils.errors import UserInputError
 from uer.utils.optimizers import build_optimizer, build_scheduler
+from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
 from uer.utils.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
-                               barrier, make_grad_scaler, parallelize)
+                               barrier, gather_objects, make_grad_scaler, parallelize)
+from uer.utils.train_state import load_train_state, rank_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,37 @@ class FitResult:
     best_epoch: int = 0
     steps: int = 0
     examples_per_second: List[float] = field(default_factory=list)  # training throughput per epoch
+
+
+@dataclass
+class FitPosition:
+    """Where a fit stands (the data position of its training state): the epoch, the steps of that
+    epoch already trained on, and the best metric so far."""
+
+    epoch: int = 1
+    step: int = 0
+    best_metric: Optional[float] = None
+    best_epoch: int = 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "step": self.step, "best_metric": self.best_metric, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.best_metric, self.best_epoch = state["best_metric"], int(state["best_epoch"])
+
+
+def resume_path(args: Namespace, state_path: Optional[str]) -> Optional[str]:
+    """``--resume PATH``, or ``--resume auto``: ``state_path`` when it exists (else start fresh)."""
+    resume = getattr(args, "resume", None)
+    if not resume:
+        return None
+    if resume != "auto":
+        return resume
+    if state_path and os.path.exists(state_path):
+        return state_path
+    logger.info("--resume auto: no training state at %s, starting from scratch", state_path)
+    return None
 
 
 def check_training_args(args: Namespace) -> None:
@@ -51,10 +90,24 @@ def epoch_batches(train_data: Any, args: Namespace, epoch: int, ctx: DistContext
 def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         evaluate: Optional[Callable[[nn.Module], float]] = None,
         save: Optional[Callable[[nn.Module], None]] = None,
-        find_unused_parameters: bool = False) -> FitResult:
+        find_unused_parameters: bool = False, state_path: Optional[str] = None) -> FitResult:
     """Train ``model`` for ``args.epochs_num`` epochs (AdamW/scheduler from ``--optimizer``/
     ``--scheduler``, ``--fp16``/``--bf16`` autocast, clipping at ``--max_grad_norm``, DDP when
-    launched with several processes). Without ``evaluate`` the final model is saved."""
+    launched with several processes). Without ``evaluate`` the final model is saved. Ctrl-C saves
+    a resumable state at ``state_path`` (default ``<output_model_path>.state``) and raises
+    TrainingInterrupted; ``--resume`` continues from it."""
+    if state_path is None and getattr(args, "output_model_path", None):
+        state_path = args.output_model_path + ".state"
+    with InterruptRequest() as interrupt:
+        result = _fit(model, train_data, args, ctx, evaluate, save, find_unused_parameters, state_path, interrupt)
+    if ctx.is_main and state_path and os.path.exists(state_path):
+        os.remove(state_path)  # the run is complete: a later --resume auto must not go back to a stale state
+    return result
+
+
+def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
+         evaluate: Optional[Callable[[nn.Module], float]], save: Optional[Callable[[nn.Module], None]],
+         find_unused_parameters: bool, state_path: Optional[str], interrupt: InterruptRequest) -> FitResult:
     check_training_args(args)
     model.to(ctx.device)
     first_epoch = epoch_batches(train_data, args, 1, ctx)
@@ -63,18 +116,27 @@ def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
     scheduler = build_scheduler(optimizer, args, total_steps)
     scaler = make_grad_scaler(args, ctx.device)
     guard = NonFiniteGuard()
+    result, position = FitResult(), FitPosition()
+    resumed = resume_path(args, state_path)
+    if resumed:  # before DDP wraps the model
+        result.steps = restore_train_state(load_train_state(resumed), ctx, model, optimizer, scheduler, scaler,
+                                           position, args, source=resumed)
+        result.best_metric, result.best_epoch = position.best_metric, position.best_epoch
+        logger.info("resumed from %s: epoch %d after step %d", resumed, position.epoch, position.step)
     wrapped = parallelize(model, ctx, find_unused_parameters=find_unused_parameters)
     max_norm = getattr(args, "max_grad_norm", 0.0) or 0.0
-    result = FitResult()
     logger.info("training on %d examples: %d epochs of %d steps (batch size %d, %d process(es))",
                 len(train_data), args.epochs_num, len(first_epoch), args.batch_size, ctx.world_size)
-    for epoch in range(1, args.epochs_num + 1):
+    for epoch in range(position.epoch, args.epochs_num + 1):
         batches = first_epoch if epoch == 1 else epoch_batches(train_data, args, epoch, ctx)
+        trained = position.step if epoch == position.epoch else 0  # steps done before an interruption
         wrapped.train()
         progress = EpochProgress(len(batches), f"epoch {epoch}/{args.epochs_num}", enabled=ctx.is_main)
         running = torch.zeros((), device=ctx.device)
         running_steps = 0
         for step, item in enumerate(batches, start=1):
+            if step <= trained:
+                continue
             batch = to_device(train_data.collate(item), ctx.device)
             with autocast(args, ctx.device):
                 loss = wrapped(batch)["loss"]
@@ -104,6 +166,13 @@ def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
                     logger.info("Epoch id: %d, Training steps: %d, Avg loss: %.3f", epoch, step, average)
                 running.zero_()
                 running_steps = 0
+            if interrupt.agreed(step, args.report_steps, ctx):
+                progress.close()
+                position.epoch, position.step = epoch, step
+                position.best_metric, position.best_epoch = result.best_metric, result.best_epoch
+                save_fit_state(state_path, result.steps, model, optimizer, scheduler, scaler, position, args, ctx)
+                raise TrainingInterrupted(f"interrupted at epoch {epoch}, step {step}: saved the training state "
+                                          f"{state_path}; run the same command with --resume auto to continue")
         progress.close()
         # Every process trains on its own shard: throughput counts all of them.
         examples = progress.examples * ctx.world_size
@@ -124,3 +193,14 @@ def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
             save(unwrap(model))
         barrier(ctx)
     return result
+
+
+def save_fit_state(path: Optional[str], steps: int, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any,
+                   position: FitPosition, args: Namespace, ctx: DistContext) -> None:
+    """The resumable state of an interrupted fit (rank 0 writes it; every rank's random state is in it)."""
+    ranks = gather_objects(rank_state(ctx.device, position), ctx)
+    if not path:
+        raise TrainingInterrupted("interrupted: no --output_model_path to save a training state beside")
+    if ctx.is_main:
+        save_train_state(path, steps, unwrap(model), optimizer, scheduler, scaler, ranks, args)
+    barrier(ctx)

@@ -67,8 +67,8 @@ def parse_label(row: TsvRow, column: str = "label", labels_num: Optional[int] = 
     except ValueError:
         raise row.error(f"the {column} must be an integer class id, got {text!r}") from None
     if label < 0 or (labels_num is not None and label >= labels_num):
-        limit = f"0..{labels_num - 1}" if labels_num is not None else ">= 0"
-        raise row.error(f"{column} {label} is outside {limit}")
+        limit = f"outside 0..{labels_num - 1}" if labels_num is not None else "negative: class ids start at 0"
+        raise row.error(f"{column} {label} is {limit}")
     return label
 
 

@@ -1,9 +1,12 @@
 """Option resolution with one rule: defaults < saved model sidecar < --config_path JSON < typed flags.
 
-The original let the JSON silently override flags the user typed; here typed flags always win,
-and JSON keys that no option knows are warned about instead of being absorbed.
+The original let the JSON silently override flags the user typed; here typed flags always win.
+A ``--config_path`` key that no option knows (a typo would silently leave the default) or a value
+of the wrong type stops the command with the file and key; a sidecar written by another script
+may carry keys this one lacks, which are only warned about.
 """
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -44,11 +47,19 @@ def resolve_path(path: str) -> str:
 
 
 def read_json(path: str) -> Dict[str, Any]:
+    if not os.path.isfile(path):
+        raise UserInputError("config file not found", path=path)
+    with open(path, "rb") as handle:
+        raw = handle.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise UserInputError("config file not found", path=path) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserInputError(f"not valid UTF-8 ({error.reason})", path=path,
+                             line=raw.count(b"\n", 0, error.start) + 1) from None
+    if not text.strip():
+        raise UserInputError("the file is empty: expected a JSON object of option names and values", path=path)
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise UserInputError(f"invalid JSON ({error.msg})", path=path, line=error.lineno) from None
     if not isinstance(data, dict):
@@ -60,15 +71,68 @@ def sidecar_path(model_path: str) -> str:
     return model_path + ".config.json"
 
 
+def check_value(action: argparse.Action, value: Any, source: str) -> Any:
+    """``value`` of a JSON key checked against the option it sets (type, choices, flag or list);
+    a string is converted as the flag's text would be ("2" for an integer option)."""
+    key = action.dest
+    expected = {int: "an integer", float: "a number", None: "a string", str: "a string"}.get(
+        action.type, f"a valid --{key} value")
+
+    def wrong(what: str = expected) -> UserInputError:
+        return UserInputError(f"key '{key}': expected {what}, got {json.dumps(value, ensure_ascii=False)}",
+                              path=source)
+
+    if value is None:
+        if action.default is not None:
+            raise wrong(f"{expected} (null is not a setting of this option)")
+        return value
+    if action.nargs == 0:  # store_true / store_false flags
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if action.nargs in ("+", "*") or isinstance(action.nargs, int):
+        if not isinstance(value, list):
+            raise wrong("a JSON list")
+        item = argparse.Action([], key, type=action.type, choices=action.choices)
+        return [check_value(item, element, source) for element in value]
+    if isinstance(value, str) and action.type not in (None, str):
+        try:
+            value = action.type(value)
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            raise wrong() from None
+    elif action.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise wrong()
+    elif action.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        value = float(value)
+    elif action.type in (None, str) and not isinstance(value, str):
+        raise wrong()
+    if action.choices is not None and value not in action.choices:
+        raise wrong("one of " + ", ".join(map(str, action.choices)))
+    return value
+
+
 def apply_json(args: argparse.Namespace, values: Dict[str, Any], typed: Set[str], source: str,
-               known: Iterable[str]) -> None:
+               known: Iterable[str], parser: Optional[argparse.ArgumentParser] = None,
+               strict: bool = False) -> None:
+    """Set ``args`` from ``values`` (keys the user typed as flags are kept). With ``parser`` the
+    values are type-checked; ``strict`` makes an unknown key an error (else a warning)."""
     known = set(known)
+    actions = {action.dest: action for action in parser._actions} if parser is not None else {}
     for key, value in values.items():
         if key in typed:
             continue
         if key in known:
-            setattr(args, key, value)
-        elif key not in DESCRIPTIVE_KEYS:
+            setattr(args, key, check_value(actions[key], value, source) if key in actions else value)
+        elif key in DESCRIPTIVE_KEYS:
+            continue
+        elif strict:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserInputError(f"unknown option '{key}'{hint}: the keys are option names without '--'",
+                                 path=source)
+        else:
             logger.warning("%s: unknown option '%s' ignored", source, key)
 
 
@@ -89,13 +153,15 @@ def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None
     sidecar_found = False
     for attr in model_path_attrs:
         model_path = getattr(args, attr, None)
+        if model_path and not os.path.exists(model_path):
+            raise UserInputError("model file not found", path=model_path)  # before its absent sidecar misleads
         if model_path and os.path.exists(sidecar_path(model_path)):
-            apply_json(args, read_json(sidecar_path(model_path)), typed, sidecar_path(model_path), known)
+            apply_json(args, read_json(sidecar_path(model_path)), typed, sidecar_path(model_path), known, parser)
             sidecar_found = True
             break
     config_path = getattr(args, "config_path", None)
     if config_path and ("config_path" in typed or not sidecar_found):
         resolved = resolve_path(config_path)
         if "config_path" in typed or os.path.exists(resolved):
-            apply_json(args, read_json(resolved), typed, config_path, known)
+            apply_json(args, read_json(resolved), typed, config_path, known, parser, strict=True)
     return args

@@ -17,8 +17,12 @@ class UserInputError(Exception):
         self.line = line
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+
+
 def cli_main(main: Callable[..., None]) -> Callable[..., None]:
-    """Decorate a script's ``main``: UserInputError -> message on stderr, exit status 2."""
+    """Decorate a script's ``main``: UserInputError -> message on stderr, exit status 2; Ctrl-C ->
+    one line (what was saved, when the training loop saved a state), exit status 130."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -28,5 +32,9 @@ def cli_main(main: Callable[..., None]) -> Callable[..., None]:
             logging.getLogger("uer").debug("user input error", exc_info=True)
             sys.stderr.write(f"error: {error}\n")
             sys.exit(2)
+        except KeyboardInterrupt as error:
+            logging.getLogger("uer").debug("interrupted", exc_info=True)
+            sys.stderr.write(f"{str(error) or 'interrupted (Ctrl-C)'}\n")
+            sys.exit(INTERRUPTED_EXIT)
 
     return wrapper

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from uer.model_builder import build_embedding_encoder, build_model
-from uer.model_loader import LoadReport, load_model
+from uer.model_loader import LoadReport, load_model, require_backbone
 from uer.model_saver import atomic_write
 from uer.utils.config import sidecar_path
 from uer.utils.errors import UserInputError
@@ -90,6 +90,7 @@ def load_for_inference(args: Namespace, vocab_size: int, model_path: str, tgt_vo
     else:
         model = build_model(args, vocab_size, tgt_vocab_size)
     report = load_model(model, model_path)
+    require_backbone(report, model_path)
     missing = [key for key in untied_missing(model, report) if required is None or key.startswith(tuple(required))]
     if missing:
         shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")

@@ -39,6 +39,8 @@ class Vocab:
     @classmethod
     def load(cls, path: str) -> "Vocab":
         """Read a vocabulary file; UTF-8 errors are reported with the file and line number."""
+        if not os.path.isfile(path):
+            raise UserInputError("vocabulary file not found", path=path)
         try:
             with open(path, "rb") as f:
                 data = f.read()

@@ -151,8 +151,11 @@ def build_vocab(corpus_paths: Iterable[str], vocab_path: str, tokenizer: str = "
                 unused_num: int = 0) -> List[str]:
     """Count the tokens of every corpus, select (see :func:`select_tokens`) and write the vocab."""
     counts: Counter = collections.Counter()
+    corpus_paths = list(corpus_paths)
     for path in corpus_paths:
         counts.update(count_tokens(path, tokenizer, workers_num))
+    if not counts:  # a vocabulary of special tokens only would let every later step run on [UNK]s
+        raise UserInputError("no token found: the corpus is empty or blank", path=", ".join(corpus_paths))
     tokens = select_tokens(counts, min_count, max_size, unused_num)
     Vocab.from_tokens(tokens).save(vocab_path)
     logger.info("wrote %d tokens to %s", len(tokens), vocab_path)
