@@ -2,7 +2,13 @@
 import torch
 import torch.nn as nn
 
+from uer.layers.efficient import ACTIVATION_GRADS, feed_forward, gated_feed_forward
 from uer.utils.act_fun import get_activation
+
+
+def _lean(module: nn.Module) -> bool:
+    """Training with gradients: use the Function that recomputes the activation in backward."""
+    return module.training and torch.is_grad_enabled() and module.hidden_act in ACTIVATION_GRADS
 
 
 class PositionwiseFeedForward(nn.Module):
@@ -12,9 +18,12 @@ class PositionwiseFeedForward(nn.Module):
         super().__init__()
         self.linear_1 = nn.Linear(hidden_size, feedforward_size, bias=bias)
         self.linear_2 = nn.Linear(feedforward_size, hidden_size, bias=bias)
+        self.hidden_act = hidden_act
         self.act = get_activation(hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _lean(self):
+            return feed_forward(x, self.linear_1, self.linear_2, self.hidden_act)
         return self.linear_2(self.act(self.linear_1(x)))
 
 
@@ -26,9 +35,12 @@ class GatedFeedForward(nn.Module):
         self.linear_gate = nn.Linear(hidden_size, feedforward_size, bias=bias)
         self.linear_1 = nn.Linear(hidden_size, feedforward_size, bias=bias)
         self.linear_2 = nn.Linear(feedforward_size, hidden_size, bias=bias)
+        self.hidden_act = hidden_act
         self.act = get_activation(hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _lean(self):
+            return gated_feed_forward(x, self.linear_gate, self.linear_1, self.linear_2, self.hidden_act)
         return self.linear_2(self.act(self.linear_gate(x)) * self.linear_1(x))
 
 

@@ -5,6 +5,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
+from uer.layers.efficient import Dropout
 from uer.layers.layer_norm import build_layer_norm
 from uer.layers.multi_headed_attn import KeyValue, MultiHeadedAttention
 from uer.layers.position_ffn import build_feed_forward
@@ -36,8 +37,8 @@ class TransformerLayer(nn.Module):
         self.feed_forward = build_feed_forward(args.feed_forward, args.hidden_size, args.feedforward_size,
                                                args.hidden_act, bias=not args.remove_transformer_bias)
         self.layer_norm_2 = _layer_norm(args)
-        self.dropout_1 = nn.Dropout(args.dropout)
-        self.dropout_2 = nn.Dropout(args.dropout)
+        self.dropout_1 = Dropout(args.dropout)
+        self.dropout_2 = Dropout(args.dropout)
 
     def forward(self, hidden: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool = False,
                 past: Optional[KeyValue] = None, use_cache: bool = False) -> Tuple[torch.Tensor, Optional[KeyValue]]:
@@ -67,9 +68,9 @@ class TransformerDecoderLayer(nn.Module):
         self.feed_forward = build_feed_forward(args.feed_forward, args.hidden_size, args.feedforward_size,
                                                args.hidden_act, bias=not args.remove_transformer_bias)
         self.layer_norm_3 = _layer_norm(args)
-        self.dropout_1 = nn.Dropout(args.dropout)
-        self.dropout_2 = nn.Dropout(args.dropout)
-        self.dropout_3 = nn.Dropout(args.dropout)
+        self.dropout_1 = Dropout(args.dropout)
+        self.dropout_2 = Dropout(args.dropout)
+        self.dropout_3 = Dropout(args.dropout)
 
     def forward(self, hidden: torch.Tensor, memory_bank: torch.Tensor, self_bias: Optional[torch.Tensor],
                 context_bias: Optional[torch.Tensor], past: Optional[KeyValue] = None,

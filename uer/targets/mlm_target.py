@@ -32,12 +32,19 @@ class MlmTarget(nn.Module):
     def from_args(cls, args: Namespace) -> "MlmTarget":
         return cls(args)
 
+    def mlm_transform(self, hidden: torch.Tensor) -> torch.Tensor:
+        """hidden: [... x hidden_size] -> the input of ``mlm_linear_2`` [... x width]."""
+        return self.layer_norm(self.act(self.mlm_linear_1(hidden)))
+
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden: [... x hidden_size] -> [... x vocab_size]."""
-        return self.mlm_linear_2(self.layer_norm(self.act(self.mlm_linear_1(hidden))))
+        return self.mlm_linear_2(self.mlm_transform(hidden))
+
+    def mlm_stats(self, memory_bank: torch.Tensor, tgt_mlm: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return token_stats(memory_bank, tgt_mlm, self.mlm_linear_2, "mlm", transform=self.mlm_transform)
 
     def forward(self, memory_bank: torch.Tensor, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return total_loss(token_stats(memory_bank, batch["tgt_mlm"], self.mlm_logits, "mlm"))
+        return total_loss(self.mlm_stats(memory_bank, batch["tgt_mlm"]))
 
 
 class _SentencePairTarget(MlmTarget):
@@ -56,7 +63,7 @@ class _SentencePairTarget(MlmTarget):
         return getattr(self, f"{self.pair_prefix}_linear_2")(pooled)
 
     def forward(self, memory_bank: torch.Tensor, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        stats = token_stats(memory_bank, batch["tgt_mlm"], self.mlm_logits, "mlm")
+        stats = self.mlm_stats(memory_bank, batch["tgt_mlm"])
         stats.update(classification_stats(self.pair_logits(memory_bank), batch["is_next"], "sp"))
         return total_loss(stats)
 
