@@ -18,8 +18,8 @@ Each step runs one of the toolkit's scripts from the repository root, printing t
 The summary at the end puts the test scores of both starts side by side (what pre-training buys),
 shows the first predictions and the wall time. Models, predictions and logs go to demo_output/
 (demo_output/quick/ with --quick), data to demo_data/; git ignores both. A step that already ran
-with the same command and whose outputs exist is reused, so a second run takes seconds; --force
-redoes every step. Each step's output is kept in <output_dir>/logs/.
+with the same command, whose outputs exist and whose input files have not changed since is
+reused (so a second run takes seconds); --force redoes every step. Each step's output is kept in <output_dir>/logs/.
 """
 import argparse
 import os
@@ -57,10 +57,10 @@ class Sizes:
     report_steps: int
 
 
-# Measured on 2 shared CPU cores: pre-training takes about half of the ~10 minutes. A few thousand
-# labelled examples per task is the regime where a pre-trained start matters.
-FULL = Sizes(pretrain_steps=3000, pretrain_learning_rate=1e-3, batch_size=32, seq_length=128,
-             train_examples=2000, epochs_num=3, learning_rate=3e-4,
+# Measured on 2 shared CPU cores: pre-training takes about 6 of the ~10 minutes. NER gets 3,000 of
+# its 37,391 training sentences: with little labelled data, a pre-trained start matters most.
+FULL = Sizes(pretrain_steps=4000, pretrain_learning_rate=1e-3, batch_size=32, seq_length=128,
+             train_examples=0, epochs_num=2, learning_rate=3e-4,
              ner_train_examples=3000, ner_epochs_num=5, ner_learning_rate=1e-3,
              dev_examples=1000, test_examples=0, report_steps=100)
 QUICK = Sizes(pretrain_steps=8, pretrain_learning_rate=1e-3, batch_size=16, seq_length=64,
@@ -88,6 +88,20 @@ class Step:
     def option(self, flag: str) -> str:
         return self.argv[self.argv.index(flag) + 1]
 
+    @property
+    def inputs(self) -> List[str]:
+        """The files the step reads: the values of its ``--*_path`` flags that it does not write."""
+        return [value for flag, value in zip(self.argv, self.argv[1:])
+                if flag.startswith("--") and flag.endswith("_path") and value not in self.outputs]
+
+    def up_to_date(self, log_path: str) -> bool:
+        """Outputs there, and no input changed since the step finished (make's rule)."""
+        if not all(os.path.exists(os.path.join(ROOT, path)) for path in self.outputs):
+            return False
+        finished = os.path.getmtime(log_path)
+        return all(os.path.getmtime(os.path.join(ROOT, path)) <= finished for path in self.inputs
+                   if os.path.exists(os.path.join(ROOT, path)))
+
 
 def number(value: float) -> str:
     """1e-3 rather than 0.001 in the printed commands."""
@@ -98,18 +112,20 @@ def number(value: float) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Tiny sizes: checks that every step runs.")
-    parser.add_argument("--data_dir", default="demo_data", help="Where scripts/prepare_demo_data.py writes.")
+    parser.add_argument("--data_dir", default="demo_data",
+                        help="Where scripts/prepare_demo_data.py writes (relative paths: to the repository root).")
     parser.add_argument("--output_dir", default=None,
                         help="Models, predictions and logs (default demo_output, demo_output/quick with --quick).")
     parser.add_argument("--force", action="store_true", help="Redo every step, even those done before.")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads per step (default $OMP_NUM_THREADS, else 1: this small model gains "
                              "little from more, and on a busy machine extra threads wait on each other).")
-    sizes = parser.add_argument_group("sizes (default: the preset; 0 = the whole file where it says so)")
+    sizes = parser.add_argument_group("sizes (each defaults to the preset)")
     for name, kind in Sizes.__annotations__.items():
         if name != "report_steps":
-            sizes.add_argument(f"--{name}", type=int if kind is int or kind == "int" else float, default=None,
-                               help=f"default {getattr(FULL, name)} ({getattr(QUICK, name)} with --quick)")
+            sizes.add_argument(f"--{name}", type=int if kind in (int, "int") else float, default=None,
+                               help=f"default {number(getattr(FULL, name))} ({number(getattr(QUICK, name))} with --quick)"
+                                    + ("; 0 = the whole file" if name in OPTIONAL_ZERO else ""))
     return parser
 
 
@@ -220,11 +236,11 @@ def read_log(path: str) -> Tuple[str, List[str], float]:
 
 def run_step(step: Step, index: int, total: int, out: str, env: Dict[str, str], force: bool) -> None:
     """Run ``step`` (its output echoed, indented, and logged) unless it already ran with the same
-    command and its outputs exist."""
+    command, its outputs exist and none of its inputs changed since."""
     step.log = f"{out}/logs/{step.name}.log"
     log_path = os.path.join(ROOT, step.log)
     print(f"\n[{index}/{total}] {step.title}\n$ {step.command}", flush=True)
-    if not force and os.path.exists(log_path) and all(os.path.exists(os.path.join(ROOT, p)) for p in step.outputs):
+    if not force and os.path.exists(log_path) and step.up_to_date(log_path):
         command, lines, seconds = read_log(log_path)
         if command == step.command:
             step.output_lines, step.seconds, step.reused = lines, seconds, True
@@ -308,33 +324,35 @@ def sentiment_examples(steps: Dict[str, Step], count: int) -> List[str]:
     return lines
 
 
-def entity_examples(steps: Dict[str, Step], count: int) -> List[str]:
-    """Sentences with their predicted entities in brackets, e.g. [北京]LOC."""
+def bracketed(chars: Sequence[str], tags: Sequence[str]) -> str:
+    """A sentence with its entities in brackets: 虎年新春，[北京]LOC[海淀]LOC剧院."""
+    text, entity, kind = "", "", ""
+    for char, tag in zip(chars, list(tags) + ["O"] * (len(chars) - len(tags))):
+        if entity and not (tag.startswith("I-") and tag[2:] == kind):
+            text, entity = text + f"[{entity}]{kind}", ""
+        if tag.startswith(("B-", "I-")) and not entity:
+            entity, kind = char, tag[2:]
+        elif entity:
+            entity += char
+        else:
+            text += char
+    return text + (f"[{entity}]{kind}" if entity else "")
+
+
+def entity_examples(steps: Dict[str, Step], count: int, longest: int = 40) -> List[str]:
+    """Predicted and true entities of the first short test sentences that have some."""
     predict = steps["predict_ner"]
     sentences = read_column(predict.option("--test_path"), "text_a")
-    tags = read_column(predict.option("--prediction_path"), "pred_label")
+    predicted = read_column(predict.option("--prediction_path"), "pred_label")
+    gold = read_column(steps["ner_pretrained"].option("--test_path"), "label")
     lines = [f"first entity predictions ({predict.option('--prediction_path')}):"]
-    shown = 0
-    for sentence, row in zip(sentences, tags):
-        chars, labels = sentence.split(" "), row.split()
-        if not any(label != "O" for label in labels):
-            continue
-        text, entity, kind = "", "", ""
-        for char, label in zip(chars, labels + ["O"] * (len(chars) - len(labels))):
-            if entity and not (label.startswith("I-") and label[2:] == kind):
-                text, entity = text + f"[{entity}]{kind}", ""
-            if label.startswith("B-") or (label.startswith("I-") and not entity):
-                entity, kind = char, label[2:]
-            elif entity:
-                entity += char
-            else:
-                text += char
-        text += f"[{entity}]{kind}" if entity else ""
-        lines.append("    " + shorten(text, 70))
-        shown += 1
-        if shown == count:
-            break
-    return lines if shown else lines + ["    (no entities found)"]
+    for sentence, tags, truth in zip(sentences, predicted, gold):
+        chars, truth = sentence.split(" "), truth.split(" ")
+        if len(chars) <= longest and any(tag != "O" for tag in truth):
+            lines += [f"    predicted  {bracketed(chars, tags.split())}", f"    truth      {bracketed(chars, truth)}", ""]
+            if len(lines) > 3 * count:
+                break
+    return lines[:-1] if len(lines) > 1 else lines + ["    (no short sentence with entities)"]
 
 
 def summary(steps: Dict[str, Step], sizes: Sizes, wall: float, quick: bool) -> str:
@@ -366,6 +384,7 @@ def summary(steps: Dict[str, Step], sizes: Sizes, wall: float, quick: bool) -> s
         row("ner", "People's Daily NER, entity F1", 3),
         "",
         *sentiment_examples(steps, 5),
+        "",
         *entity_examples(steps, 3),
         "",
         f"wall time: {clock(wall)}" + (f" ({reused} of {len(steps)} steps reused; building everything took "

