@@ -1,9 +1,33 @@
+import importlib.util
 import os
+from types import ModuleType
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.environ.get("UER_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data"))
+
+
+def load_script(relative_path: str) -> ModuleType:
+    """A top-level script (``run_classifier.py``, ``inference/run_ner_infer.py``) as a module."""
+    name = "script_" + relative_path.replace("/", "_").replace(".py", "")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Tiny models gain nothing from a second thread, and OpenMP threads stall on a busy machine; the
+    scripts' subprocesses (OMP_NUM_THREADS) and anything that changed the thread count are held to one."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

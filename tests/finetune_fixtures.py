@@ -1,13 +1,12 @@
 """Shared fixtures of the fine-tuning tests: a tiny vocabulary and config, easily learnable
 synthetic task files, and the top-level scripts loaded as modules."""
-import importlib.util
 import json
 import logging
 import os
 import random
 from typing import Dict, List
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import REPO, load_script  # noqa: F401 (re-exported for the tests)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TINY = {"emb_size": 32, "hidden_size": 32, "feedforward_size": 64, "heads_num": 4, "layers_num": 2,
@@ -85,13 +84,6 @@ def write_ner(path: str, n: int, seed: int, with_labels: bool = True) -> List[Li
     return gold
 
 
-def load_script(relative_path: str):
-    """A top-level script (``run_classifier.py``, ``inference/run_ner_infer.py``) as a module."""
-    name = "script_" + relative_path.replace("/", "_").replace(".py", "")
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_script(relative_path: str, argv: List[str]) -> None:

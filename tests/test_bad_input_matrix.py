@@ -22,7 +22,7 @@ from typing import Callable, List, Sequence, Tuple
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 from tests.finetune_fixtures import LABEL2ID, TINY, write_classification, write_ner
 from uer.model_builder import build_model, model_args, with_vocab
 from uer.model_saver import save_model
@@ -182,27 +182,7 @@ def world(tmp_path_factory) -> World:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    # The trainers would otherwise take every core (and keep that setting for later test modules).
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ------------------------------------------------------------------------------------ running scripts
-
-def load(relative: str):
-    import importlib.util
-
-    name = "matrix_" + relative.replace("/", "_")[:-3]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def call(relative: str, argv: Sequence[str]) -> None:
     """``python <relative> argv`` in this process: ``main(argv)``, or ``main()`` with ``sys.argv`` set
@@ -215,7 +195,7 @@ def call(relative: str, argv: Sequence[str]) -> None:
     handlers, level, saved_argv = list(root.handlers), root.level, sys.argv
     sys.argv = [os.path.join(REPO, relative)] + argv
     try:
-        main = load(relative).main
+        main = load_script(relative).main
         main(argv) if inspect.signature(main).parameters else main()
     finally:
         sys.argv = saved_argv

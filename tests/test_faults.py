@@ -33,16 +33,6 @@ RNG = random.Random(SEED)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    # Identical numbers in this process and in the killed one: both run torch on one thread.
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_python(code: str, *argv: str, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, cwd=REPO,
                           env=ENV, timeout=timeout)

@@ -42,15 +42,6 @@ SEQ2SEQ_VARIANTS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, which only contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def perturb(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Large random weights: a freshly initialised tied LM repeats its prompt, which would hide bugs."""
     generator = torch.Generator().manual_seed(seed)

@@ -6,20 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from tests.finetune_fixtures import REPO, run_script, write_classification, write_common
 from uer.model_loader import load_state_dict_file
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    # Tiny models gain nothing from a second thread, and OpenMP threads stall badly on a busy machine.
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def task(tmp_path, pair=False, logits=False):

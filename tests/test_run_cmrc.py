@@ -1,6 +1,5 @@
 """run_cmrc.py / inference/run_cmrc_infer.py: the CMRC metric, sliding windows, span decoding, bad
 input, and both scripts end to end on a synthetic task and on the shipped cmrc_test slice."""
-import importlib.util
 import json
 import logging
 import os
@@ -9,38 +8,19 @@ from argparse import Namespace
 
 import numpy as np
 import pytest
-import torch
 
+from tests.conftest import load_script
 from uer.finetune.mrc import build_windows, decode_answers, locate_answer, read_mrc, window_spans
 from uer.finetune.mrc_metric import cmrc_scores, exact_match, f1_score, mixed_segmentation
 from uer.utils.errors import UserInputError
 from uer.utils.tokenizers import CharTokenizer
 from uer.utils.vocab import Vocab
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]
 LETTERS = "abcdefghijklmnopqrst"
 ANSWER_CHARS = "甲乙丙丁戊己庚辛壬癸"
 TINY = {"emb_size": 32, "hidden_size": 32, "feedforward_size": 64, "heads_num": 4, "layers_num": 2,
         "dropout": 0.0, "max_seq_length": 64, "layernorm_eps": 1e-12}
-
-
-def script(relative: str):
-    spec = importlib.util.spec_from_file_location("script_" + relative.replace("/", "_")[:-3],
-                                                  os.path.join(REPO, relative))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """Tiny models run fastest on one thread; several would fight the other tests for 2 cores."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def write_vocab_and_config(directory) -> tuple:
@@ -238,7 +218,7 @@ def test_train_then_infer_on_a_synthetic_span_task(tmp_path, caplog, capsys):
         synthetic(tmp_path / f"{name}.json", count, seed, name)
     model = str(tmp_path / "cmrc.bin")
     with caplog.at_level(logging.INFO):
-        script("run_cmrc.py").main([
+        load_script("run_cmrc.py").main([
             "--vocab_path", vocab, "--config_path", config, "--train_path", str(tmp_path / "train.json"),
             "--dev_path", str(tmp_path / "dev.json"), "--test_path", str(tmp_path / "dev.json"),
             "--output_model_path", model, "--seq_length", "32", "--doc_stride", "13", "--epochs_num", "4",
@@ -252,7 +232,7 @@ def test_train_then_infer_on_a_synthetic_span_task(tmp_path, caplog, capsys):
     assert sidecar["doc_stride"] == 13 and sidecar["tokenizer"] == "char" and sidecar["seq_length"] == 32
 
     prediction = tmp_path / "pred.json"
-    script("inference/run_cmrc_infer.py").main([
+    load_script("inference/run_cmrc_infer.py").main([
         "--load_model_path", model, "--vocab_path", vocab, "--test_path", str(tmp_path / "dev.json"),
         "--prediction_path", str(prediction), "--nbest_path", str(tmp_path / "nbest.json"), "--device", "cpu"])
     text = prediction.read_text(encoding="utf-8")
@@ -271,7 +251,7 @@ def test_bad_input_stops_the_script_with_status_2(tmp_path, capsys):
     synthetic(tmp_path / "train.json", 5, 1, "t")
     (tmp_path / "dev.json").write_text('{"data": [\n  {"paragraphs": [}\n]}', encoding="utf-8")
     with pytest.raises(SystemExit) as stop:
-        script("run_cmrc.py").main(["--vocab_path", vocab, "--config_path", config, "--train_path",
+        load_script("run_cmrc.py").main(["--vocab_path", vocab, "--config_path", config, "--train_path",
                                     str(tmp_path / "train.json"), "--dev_path", str(tmp_path / "dev.json"),
                                     "--output_model_path", str(tmp_path / "m.bin"), "--seq_length", "32",
                                     "--device", "cpu"])
@@ -287,14 +267,14 @@ def test_the_shipped_cmrc_test_slice(tmp_path, data_dir, caplog):
     _, config = write_vocab_and_config(tmp_path)
     model = str(tmp_path / "cmrc.bin")
     with caplog.at_level(logging.INFO):
-        script("run_cmrc.py").main([
+        load_script("run_cmrc.py").main([
             "--vocab_path", vocab, "--config_path", config, "--train_path", os.path.join(folder, "train.json"),
             "--dev_path", os.path.join(folder, "dev.json"), "--output_model_path", model, "--seq_length", "64",
             "--doc_stride", "48", "--epochs_num", "1", "--batch_size", "32", "--learning_rate", "1e-3",
             "--device", "cpu"])
     assert any(r.getMessage().endswith("Total:3,Skip:0") for r in caplog.records)
     prediction = tmp_path / "pred.json"
-    script("inference/run_cmrc_infer.py").main([
+    load_script("inference/run_cmrc_infer.py").main([
         "--load_model_path", model, "--vocab_path", vocab, "--test_path", os.path.join(folder, "test.json"),
         "--prediction_path", str(prediction), "--device", "cpu"])
     answers = json.loads(prediction.read_text(encoding="utf-8"))

@@ -3,19 +3,9 @@ import json
 import random
 
 import pytest
-import torch
 
 from tests.finetune_fixtures import run_script, sentence, write_classification, write_common
 from uer.model_loader import load_state_dict_file
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def logged(caplog):

@@ -1,7 +1,6 @@
 """run_c3.py / run_chid.py and their inference scripts: readers, bad input, the multiple-choice
 head, the one-idiom-per-blank assignment, and both tasks end to end (synthetic tasks where the
 right choice is marked, and a slice of the shipped C3 dev set)."""
-import importlib.util
 import json
 import logging
 import os
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import load_script
 from uer.finetune.chid import assign_candidates, read_chid
 from uer.finetune.multiple_choice import read_c3
 from uer.model_builder import model_args
@@ -20,30 +20,11 @@ from uer.utils.errors import UserInputError
 from uer.utils.tokenizers import CharTokenizer
 from uer.utils.vocab import Vocab
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]
 LETTERS = "abcdefghijklmnopqrst"
 MARK = "甲"
 TINY = {"emb_size": 32, "hidden_size": 32, "feedforward_size": 64, "heads_num": 4, "layers_num": 2,
         "dropout": 0.0, "max_seq_length": 64, "layernorm_eps": 1e-12}
-
-
-def script(relative: str):
-    spec = importlib.util.spec_from_file_location("script_" + relative.replace("/", "_")[:-3],
-                                                  os.path.join(REPO, relative))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """Tiny models run fastest on one thread; several would fight the other tests for 2 cores."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def write_vocab_and_config(directory) -> tuple:
@@ -152,14 +133,14 @@ def test_c3_end_to_end_with_five_choices(tmp_path, caplog):
     synthetic_c3(tmp_path / "dev.json", 30, 2, with_ids=True)
     model = str(tmp_path / "c3.bin")
     with caplog.at_level(logging.INFO):
-        script("run_c3.py").main([
+        load_script("run_c3.py").main([
             "--vocab_path", vocab, "--config_path", config, "--tokenizer", "char", "--train_path",
             str(tmp_path / "train.json"), "--dev_path", str(tmp_path / "dev.json"), "--output_model_path", model,
             "--max_choices_num", "5", "--seq_length", "32", "--epochs_num", "2", "--batch_size", "8",
             "--learning_rate", "3e-3", "--device", "cpu"])
     assert max(accuracy_lines(caplog)) >= 0.7          # chance: about 0.3
     prediction = tmp_path / "pred.jsonl"
-    script("inference/run_c3_infer.py").main([
+    load_script("inference/run_c3_infer.py").main([
         "--load_model_path", model, "--vocab_path", vocab, "--test_path", str(tmp_path / "dev.json"),
         "--prediction_path", str(prediction), "--device", "cpu"])
     rows = [json.loads(line) for line in prediction.read_text(encoding="utf-8").splitlines()]
@@ -180,14 +161,14 @@ def test_c3_dev_slice(tmp_path, data_dir, caplog):
     _, config = write_vocab_and_config(tmp_path)
     model = str(tmp_path / "c3.bin")
     with caplog.at_level(logging.INFO):
-        script("run_c3.py").main([
+        load_script("run_c3.py").main([
             "--vocab_path", vocab, "--config_path", config, "--train_path", str(tmp_path / "train.json"),
             "--dev_path", str(tmp_path / "dev.json"), "--output_model_path", model, "--seq_length", "64",
             "--epochs_num", "1", "--batch_size", "16", "--learning_rate", "1e-3", "--device", "cpu"])
     questions = sum(len(d[1]) for d in documents[40:60])
     assert any(r.getMessage().endswith(f"/{questions})") for r in caplog.records)
     prediction = tmp_path / "pred.jsonl"
-    script("inference/run_c3_infer.py").main([
+    load_script("inference/run_c3_infer.py").main([
         "--load_model_path", model, "--vocab_path", vocab, "--test_path", str(tmp_path / "dev.json"),
         "--prediction_path", str(prediction), "--device", "cpu"])
     rows = [json.loads(line) for line in prediction.read_text(encoding="utf-8").splitlines()]
@@ -278,7 +259,7 @@ def test_chid_end_to_end(tmp_path, caplog):
     synthetic_chid(tmp_path / "test.json", tmp_path / "test_answer.json", 20, 3, first_tag=2000, double_blank=True)
     model = str(tmp_path / "chid.bin")
     with caplog.at_level(logging.INFO):
-        script("run_chid.py").main([
+        load_script("run_chid.py").main([
             "--vocab_path", vocab, "--config_path", config, "--train_path", str(tmp_path / "train.json"),
             "--train_answer_path", str(tmp_path / "train_answer.json"), "--dev_path", str(tmp_path / "dev.json"),
             "--dev_answer_path", str(tmp_path / "dev_answer.json"), "--output_model_path", model,
@@ -287,7 +268,7 @@ def test_chid_end_to_end(tmp_path, caplog):
     assert max(accuracy_lines(caplog)) >= 0.7          # chance: about 0.25
     assert json.loads((tmp_path / "chid.bin.config.json").read_text())["max_choices_num"] == 5
     prediction = tmp_path / "pred.json"
-    script("inference/run_chid_infer.py").main([
+    load_script("inference/run_chid_infer.py").main([
         "--load_model_path", model, "--vocab_path", vocab, "--test_path", str(tmp_path / "test.json"),
         "--prediction_path", str(prediction), "--device", "cpu", "--batch_size", "3"])
     text = prediction.read_text(encoding="utf-8")

@@ -3,20 +3,10 @@ import json
 import os
 
 import pytest
-import torch
 
 from tests.finetune_fixtures import LABEL2ID, run_script, write_common, write_ner
 from uer.finetune.metrics import entity_prf
 from uer.model_loader import load_state_dict_file
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def logged(caplog):

@@ -3,7 +3,6 @@
 Scripts run in-process through their ``main(argv)`` (a subprocess per run would cost seconds of
 imports); ``cli_main`` turns user errors into ``error: ...`` on stderr and exit status 2.
 """
-import importlib.util
 import json
 import os
 import runpy
@@ -13,7 +12,8 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.test_generation import GPT2, LSTM, SEQ2SEQ, T5, one_thread, perturb  # noqa: F401 (fixture)
+from tests.conftest import load_script as load_script_path
+from tests.test_generation import GPT2, LSTM, SEQ2SEQ, T5, perturb
 from uer.generation import Sampling, detokenize, generate_lm
 from uer.model_builder import build_model, model_args, with_vocab
 from uer.model_loader import load_state_dict_file
@@ -27,10 +27,7 @@ MLM = dict(emb_size=32, hidden_size=32, feedforward_size=64, heads_num=4, layers
 
 
 def load_script(name):
-    spec = importlib.util.spec_from_file_location(f"uer_script_{name}", os.path.join(REPO, "scripts", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_path(f"scripts/{name}.py")
 
 
 def run(name, *argv):

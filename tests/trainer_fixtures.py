@@ -1,6 +1,5 @@
 """Shared fixtures of the trainer tests: a tiny config, a vocabulary and a synthetic resumable
 loader yielding the batch dicts of docs/architecture.md for every target."""
-import importlib.util
 import json
 import os
 from argparse import Namespace
@@ -9,6 +8,7 @@ from typing import Dict, Iterator, List
 import numpy as np
 import torch
 
+from tests.conftest import load_script
 from uer.model_saver import unwrap
 from uer.trainer import check_plan
 from uer.utils.config import parse_args
@@ -48,10 +48,7 @@ def pretrain_argv(directory: str, target: str = "bert", *extra: str) -> List[str
 
 def pretrain_script():
     """The top-level pretrain.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("uer_pretrain_script", os.path.join(REPO, "pretrain.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pretrain.py")
 
 
 def parse(directory: str, target: str = "bert", *extra: str) -> Namespace:
