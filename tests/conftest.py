@@ -17,10 +17,11 @@ def load_script(relative_path: str) -> ModuleType:
     return module
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def one_thread(monkeypatch):
     """Tiny models gain nothing from a second thread, and OpenMP threads stall on a busy machine; the
-    scripts' subprocesses (OMP_NUM_THREADS) and anything that changed the thread count are held to one."""
+    scripts' subprocesses (OMP_NUM_THREADS) and anything that changed the thread count are held to one.
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     import torch
 

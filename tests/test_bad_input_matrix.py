@@ -31,6 +31,8 @@ from uer.models.mrc import MachineReadingComprehension
 from uer.models.multiple_choice import MultipleChoice
 from uer.models.tagger import Tagger
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]
 CHARS = "abcdefghijklmnopqrstuvwxyz甲乙丙丁戊己庚辛壬癸，。0123456789"
 BAD_BYTES = b"\xff\xfe\xfa"

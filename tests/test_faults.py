@@ -28,6 +28,8 @@ from uer.model_loader import load_state_dict_file
 from uer.utils.errors import UserInputError
 from uer.utils.train_state import load_train_state
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SEED = int(os.environ.get("UER_FAULT_SEED", time.time_ns() % 100_000))
 RNG = random.Random(SEED)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -8,6 +8,8 @@ from uer.generation import (Sampling, can_cache, detokenize, filter_logits, gene
 from uer.model_builder import build_model, model_args
 from uer.utils.errors import UserInputError
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 VOCAB = 99
 SIZES = dict(emb_size=32, hidden_size=32, feedforward_size=64, heads_num=4, layers_num=2, max_seq_length=64,
              dropout=0.0)

@@ -10,6 +10,8 @@ import pytest
 from tests.finetune_fixtures import REPO, run_script, write_classification, write_common
 from uer.model_loader import load_state_dict_file
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def task(tmp_path, pair=False, logits=False):
     paths = write_common(str(tmp_path))

@@ -16,6 +16,8 @@ from uer.utils.errors import UserInputError
 from uer.utils.tokenizers import CharTokenizer
 from uer.utils.vocab import Vocab
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]
 LETTERS = "abcdefghijklmnopqrst"
 ANSWER_CHARS = "甲乙丙丁戊己庚辛壬癸"

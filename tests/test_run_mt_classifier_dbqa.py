@@ -7,6 +7,8 @@ import pytest
 from tests.finetune_fixtures import run_script, sentence, write_classification, write_common
 from uer.model_loader import load_state_dict_file
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def logged(caplog):
     return "\n".join(record.getMessage() for record in caplog.records)

@@ -20,6 +20,8 @@ from uer.utils.errors import UserInputError
 from uer.utils.tokenizers import CharTokenizer
 from uer.utils.vocab import Vocab
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]
 LETTERS = "abcdefghijklmnopqrst"
 MARK = "甲"

@@ -8,6 +8,8 @@ from tests.finetune_fixtures import LABEL2ID, run_script, write_common, write_ne
 from uer.finetune.metrics import entity_prf
 from uer.model_loader import load_state_dict_file
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def logged(caplog):
     return "\n".join(record.getMessage() for record in caplog.records)

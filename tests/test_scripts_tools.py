@@ -20,6 +20,8 @@ from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_model
 from uer.utils.constants import SPECIAL_TOKENS
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CHARS = "今天天气很好我们去公园玩吧自然语言处理是人工智能的重要方向中文模型生成"
 WORDS = ["hello", "world", "un", "##believ", "##able", "##s", "good", "day", ",", "."]
 MLM = dict(emb_size=32, hidden_size=32, feedforward_size=64, heads_num=4, layers_num=2, max_seq_length=64,
