@@ -157,7 +157,7 @@ def reference_attention(q, k, v, attn_bias, is_causal, scale, dropout_p, keep):
 def same_mask_as(shape, seed, dropout_p):
     """The mask dropout_attention draws after torch.manual_seed(seed) (its only random draw)."""
     torch.manual_seed(seed)
-    return torch.empty(shape, dtype=torch.bool).bernoulli_(1.0 - dropout_p)
+    return efficient.keep_mask(shape, dropout_p, torch.device("cpu"))
 
 
 ATTENTION_CASES = {
@@ -165,6 +165,7 @@ ATTENTION_CASES = {
     "relative_position": dict(padding=True, position_bias=True, scale=1.0),
     "causal": dict(is_causal=True),
     "cross": dict(k_length=7, padding=True),
+    "bias_2d": dict(bias_2d=True),
 }
 
 
@@ -187,6 +188,9 @@ def test_dropout_attention_matches_reference_with_same_mask(case):
         relative = RelativePositionEmbedding(heads, bidirectional=True, num_buckets=8).to(F64)
         tensors.append(relative.relative_attention_bias.weight)
         attn_bias = combine(attn_bias, relative(q_length, k_length))  # [batch x heads x q x k], needs a grad
+    if options.get("bias_2d"):  # [q x k], broadcast over batch and heads, with a gradient
+        attn_bias = torch.randn(q_length, k_length, dtype=F64, requires_grad=True)
+        tensors.append(attn_bias)
     is_causal, scale, dropout_p = options.get("is_causal", False), options.get("scale"), 0.3
 
     torch.manual_seed(7)
@@ -213,6 +217,20 @@ def test_dropout_attention_keeps_a_bool_mask():
     assert not torch.equal(first, dropout_attention(q, q, q, None, False, None, 0.5))
     with pytest.raises(ValueError):
         dropout_attention(q, q, q, None, False, None, 0.0)
+
+
+def test_dropout_attention_half_inputs_compute_in_float32():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 6, 4, requires_grad=True) for _ in range(3))
+    torch.manual_seed(5)
+    out = dropout_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), None, False, None, 0.2)
+    assert out.dtype == torch.bfloat16
+    keep = same_mask_as((2, 2, 6, 6), 5, 0.2)
+    expected = reference_attention(q.bfloat16().float(), k.bfloat16().float(), v.bfloat16().float(),
+                                   None, False, None, 0.2, keep)
+    torch.testing.assert_close(out.float(), expected.bfloat16().float())
+    grad_q, = torch.autograd.grad(out.float().sum(), [q])
+    assert grad_q.dtype == torch.float32 and torch.isfinite(grad_q).all()
 
 
 def test_attention_module_uses_sdpa_outside_training():
@@ -247,7 +265,7 @@ def test_t5_training_step_matches_reference_attention(monkeypatch):
     ours = run()
 
     def textbook(q, k, v, attn_bias, is_causal, scale, dropout_p):
-        keep = torch.empty(q.shape[:-1] + (k.size(-2),), dtype=torch.bool).bernoulli_(1.0 - dropout_p)
+        keep = efficient.keep_mask(q.shape[:-1] + (k.size(-2),), dropout_p, q.device)
         return reference_attention(q, k, v, attn_bias, is_causal, scale, dropout_p, keep)
 
     monkeypatch.setattr(multi_headed_attn, "dropout_attention", textbook)
