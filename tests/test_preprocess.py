@@ -290,3 +290,17 @@ def test_span_masking_settings_reach_the_masks(tmp_path, vocab_path, dynamic):
     chosen = np.concatenate([(b["tgt_mlm"] > 0).numpy() for b in [next(build_pretrain_loader(output, 80))]])
     runs = [len(run) for row in chosen for run in "".join("1" if c else "0" for c in row).split("0") if run]
     assert max(runs) > 1 and np.mean(runs) > 1.3  # (adjacent spans may join into longer runs)
+
+
+def test_document_buffer_gives_back_each_document_and_sentence():
+    from uer.data.processors.documents import DocumentBuffer
+
+    documents = [(1, [[5, 6], [7]]), (4, [[8, 9, 10]]), (9, [[11], [12], [13, 14]])]
+    buffer = DocumentBuffer("H")
+    for first_line, sentences in documents:
+        buffer.append(first_line, sentences)
+    assert len(buffer) == 3
+    assert list(buffer.first_lines) == [1, 4, 9]
+    for index, (first_line, sentences) in enumerate(documents):
+        got_line, got = buffer[index]
+        assert got_line == first_line and [list(s) for s in got] == sentences

@@ -5,11 +5,11 @@ of the time (``is_next`` 1 = wrong order). A one-sentence chunk is split inside 
 so B is never empty unless the chunk is a single token.
 """
 from array import array
-from typing import List, Tuple
+from typing import List
 
 from uer.data.processors import DATA_PROCESSORS
 from uer.data.processors.base import KeyedRandom, randint
-from uer.data.processors.documents import Document, DocumentProcessor, flatten, pair_instance, truncate_pair
+from uer.data.processors.documents import DocumentBuffer, DocumentProcessor, flatten, pair_instance, truncate_pair
 from uer.data.writer import ShardWriter
 
 
@@ -17,7 +17,7 @@ from uer.data.writer import ShardWriter
 class AlbertProcessor(DocumentProcessor):
     name = "albert"
 
-    def document_instances(self, buffer: List[Tuple[int, Document]], index: int, rng: KeyedRandom,
+    def document_instances(self, buffer: DocumentBuffer, index: int, rng: KeyedRandom,
                            writer: ShardWriter) -> None:
         max_tokens = self.settings.seq_length - 3
 

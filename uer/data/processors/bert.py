@@ -5,11 +5,11 @@ of the time, sentences of another document of the buffer (``is_next`` 1 = random
 """
 import logging
 from array import array
-from typing import List, Tuple
+from typing import List
 
 from uer.data.processors import DATA_PROCESSORS
 from uer.data.processors.base import KeyedRandom, randint
-from uer.data.processors.documents import Document, DocumentProcessor, flatten, pair_instance, truncate_pair
+from uer.data.processors.documents import DocumentBuffer, DocumentProcessor, flatten, pair_instance, truncate_pair
 from uer.data.writer import ShardWriter
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 class BertProcessor(DocumentProcessor):
     name = "bert"
 
-    def document_instances(self, buffer: List[Tuple[int, Document]], index: int, rng: KeyedRandom,
+    def document_instances(self, buffer: DocumentBuffer, index: int, rng: KeyedRandom,
                            writer: ShardWriter) -> None:
         sentences = buffer[index][1]
         max_tokens = self.settings.seq_length - 3
@@ -41,7 +41,7 @@ class BertProcessor(DocumentProcessor):
 
         self.walk_chunks(sentences, rng, emit)
 
-    def _random_continuation(self, buffer: List[Tuple[int, Document]], index: int, target: int) -> List[int]:
+    def _random_continuation(self, buffer: DocumentBuffer, index: int, target: int) -> List[int]:
         """Sentences of another document, from a random sentence on, about ``target`` tokens long."""
         other = self._other
         if len(buffer) > 1:

@@ -30,6 +30,43 @@ logger = logging.getLogger(__name__)
 Document = List[array]  # the token ids of each sentence
 
 
+class DocumentBuffer:
+    """The documents of one buffer, stored flat: all token ids in one ``array`` plus offsets.
+
+    A buffer holds up to ``--docs_buffer_size`` documents (100,000 by default), which is what
+    bounds preprocessing memory; one Python ``array`` per sentence and a list per document would
+    cost ~150 bytes of object overhead per sentence on top of 2 bytes per token, so a buffer of a
+    large corpus would be several times the size of its tokens. ``buffer[i]`` gives
+    ``(first_line, sentences)`` with the sentences sliced out on demand.
+    """
+
+    def __init__(self, typecode: str):
+        self._tokens = array(typecode)
+        self._sentence_ends = array("q")  # end offset of each sentence in _tokens
+        self._document_ends = array("q")  # end index of each document in _sentence_ends
+        self.first_lines = array("q")
+
+    def append(self, first_line: int, sentences: Sequence[Sequence[int]]) -> None:
+        for ids in sentences:
+            self._tokens.extend(ids)
+            self._sentence_ends.append(len(self._tokens))
+        self._document_ends.append(len(self._sentence_ends))
+        self.first_lines.append(first_line)
+
+    def __len__(self) -> int:
+        return len(self.first_lines)
+
+    def __getitem__(self, index: int) -> Tuple[int, Document]:
+        first = self._document_ends[index - 1] if index else 0
+        ends = self._sentence_ends
+        start = ends[first - 1] if first else 0
+        sentences = []
+        for end in ends[first:self._document_ends[index]]:
+            sentences.append(self._tokens[start:end])
+            start = end
+        return self.first_lines[index], sentences
+
+
 def truncate_pair(a: List[int], b: List[int], max_tokens: int, rng: random.Random) -> Tuple[List[int], List[int]]:
     """Shorten the pair to ``max_tokens`` (longer side first), cutting each side at its front or
     back at random, token by token (BERT's noise), computed in one step."""
@@ -78,34 +115,35 @@ class DocumentProcessor(DataProcessor):
         self._typecode = "H" if self.vocab_size * (2 if self.word_flags else 1) <= 1 << 16 else "i"
         self._warned_single = False
         stats = {"documents": 0, "empty_sentences": 0}
-        buffer: List[Tuple[int, Document]] = []
+        buffer = DocumentBuffer(self._typecode)
         for first_line, document in iter_documents(lines):
             sentences = []
             for _, text in document:
                 ids = self.encode(text)
                 if ids:
-                    sentences.append(array(self._typecode, ids))
+                    sentences.append(ids)
                 else:
                     stats["empty_sentences"] += 1  # e.g. only control characters: nothing to learn
             if sentences:
-                buffer.append((first_line, sentences))
+                buffer.append(first_line, sentences)
                 stats["documents"] += 1
             if len(buffer) >= self.settings.docs_buffer_size:
                 self._flush(buffer, writer)
-                buffer = []
+                buffer = DocumentBuffer(self._typecode)
         self._flush(buffer, writer)
         return stats
 
-    def _flush(self, buffer: List[Tuple[int, Document]], writer: ShardWriter) -> None:
-        if not buffer:
+    def _flush(self, buffer: DocumentBuffer, writer: ShardWriter) -> None:
+        if not len(buffer):
             return
         doc_rng = KeyedRandom()
-        first_lines = [first_line for first_line, _ in buffer]
+        first_lines = buffer.first_lines
         for dup in range(self.dup_factor):
             # 8 numbers cover a document of up to 3 chunks; longer ones continue from a seeded Random.
-            uniforms = keyed_uniforms(self.settings.seed, dup, first_lines, 8).tolist()
+            # (Rows become lists one at a time: the whole [documents x 8] as lists is ~300 bytes a row.)
+            uniforms = keyed_uniforms(self.settings.seed, dup, first_lines, 8)
             for index, first_line in enumerate(first_lines):
-                doc_rng.reset(uniforms[index], rng_key(self.settings.seed, dup, first_line))
+                doc_rng.reset(uniforms[index].tolist(), rng_key(self.settings.seed, dup, first_line))
                 self.document_instances(buffer, index, doc_rng, writer)
             self.buffer_progress(dup + 1, self.dup_factor)
 
@@ -130,7 +168,7 @@ class DocumentProcessor(DataProcessor):
                 chunk, length = [], 0
             i += 1
 
-    def document_instances(self, buffer: List[Tuple[int, Document]], index: int, rng: KeyedRandom,
+    def document_instances(self, buffer: DocumentBuffer, index: int, rng: KeyedRandom,
                            writer: ShardWriter) -> None:
         raise NotImplementedError
 
