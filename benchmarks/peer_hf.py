@@ -51,9 +51,20 @@ def bert_config(config_path: str, vocab_size: int, **extra):
 
 
 def tokenizer(vocab_path: str):
+    """transformers' Rust BERT tokenizer over ``vocab_path``. transformers 5 takes ``vocab=`` and
+    silently ignores ``vocab_file=`` (leaving a 5-token vocabulary that maps every character to
+    [UNK]), so the vocabulary size is checked against the file."""
+    import inspect
+
     from transformers import BertTokenizerFast
 
-    return BertTokenizerFast(vocab_file=vocab_path, do_lower_case=True)
+    key = "vocab" if "vocab" in inspect.signature(BertTokenizerFast.__init__).parameters else "vocab_file"
+    tok = BertTokenizerFast(**{key: vocab_path}, do_lower_case=True)
+    with open(vocab_path, encoding="utf-8") as handle:
+        expected = sum(1 for line in handle if line.rstrip("\n"))
+    if tok.vocab_size != expected:
+        raise RuntimeError(f"{vocab_path}: transformers' tokenizer holds {tok.vocab_size} tokens, the file {expected}")
+    return tok
 
 
 def adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.Optimizer:
