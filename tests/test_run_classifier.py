@@ -177,8 +177,10 @@ def test_fine_tuning_reports_loaded_missing_and_unused_keys(tmp_path, caplog):
     save_model(build_model(args, 31), pretrained, args)
     run_script("run_classifier.py", train_argv(paths, "--pretrained_model_path", pretrained, "--epochs_num", "1"))
     err = logged(caplog)
-    report = next(line for line in err.splitlines() if line.startswith("pre-trained model"))
-    assert "4 missing (initialised: output_layer_1.weight" in report
+    reports = [line for line in err.splitlines() if line.startswith(f"{pretrained}: loaded")]
+    assert len(reports) == 1, reports  # logged once
+    report = reports[0]
+    assert "missing 4 (kept their initialisation): output_layer_1.weight" in report
     assert "unused" in report and "target.mlm_linear_1.weight" in report
 
 

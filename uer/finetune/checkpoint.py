@@ -27,10 +27,7 @@ def load_pretrained(model: nn.Module, path: Optional[str]) -> Optional[LoadRepor
     if not report.loaded:
         raise UserInputError("no tensor of this checkpoint matches the model's parameter names; is it a "
                              "UER model of the architecture given by --config_path?", path=path)
-    require_backbone(report, path)
-    logger.info("pre-trained model %s: %d tensors loaded, %d missing (initialised: %s), %d unused (%s)",
-                path, len(report.loaded), len(report.missing), _short(report.missing),
-                len(report.unexpected), _short(report.unexpected))
+    require_backbone(report, path)  # load_model has logged what was loaded, missing and unused
     return report
 
 
