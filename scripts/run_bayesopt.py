@@ -14,8 +14,8 @@ import logging
 from typing import List, Optional
 
 from uer.finetune.stacking import (DEFAULT_PARAMS, SEARCH_BOOST_ROUNDS, SEARCH_FIXED_PARAMS, SEARCH_SPACE,
-                                   bayes_search, check_rows, feature_paths, import_bayes_opt, import_lightgbm,
-                                   load_features, parse_bounds, read_labels, resolve_labels_num, write_params_file)
+                                   add_training_set_args, bayes_search, import_bayes_opt, import_lightgbm,
+                                   load_training_set, parse_bounds, write_params_file)
 from uer.utils.errors import cli_main
 
 logger = logging.getLogger("run_bayesopt")
@@ -23,12 +23,7 @@ logger = logging.getLogger("run_bayesopt")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train_path", required=True, help="Train TSV with a label column.")
-    parser.add_argument("--train_features_path", required=True, nargs="+",
-                        help="Out-of-fold probabilities (.npy) of each model, from run_classifier_cv.py.")
-    parser.add_argument("--models_num", type=int, default=None,
-                        help="Number of models (checks the list; expands a single prefix as UER-py did).")
-    parser.add_argument("--labels_num", type=int, default=None, help="Number of classes (default: max label + 1).")
+    add_training_set_args(parser)
     parser.add_argument("--params_path", default="models/lgb_params.json", help="Where to write the best parameters.")
     parser.add_argument("--folds_num", type=int, default=5, help="Cross-validation folds scoring each point.")
     parser.add_argument("--init_points", type=int, default=5, help="Random points before the Bayesian steps.")
@@ -52,11 +47,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     import_lightgbm()
     import_bayes_opt()
     space = parse_bounds(args.bounds)
-    paths = feature_paths(args.train_features_path, args.models_num, "train", "--train_features_path")
-    features, _ = load_features(paths, "--train_features_path")
-    labels, rows = read_labels(args.train_path, args.labels_num)
-    check_rows(features, paths, rows, args.train_path)
-    labels_num = resolve_labels_num(labels, args.labels_num, args.train_path)
+    paths, features, _, labels, labels_num = load_training_set(args)
 
     base = {**SEARCH_FIXED_PARAMS, "boosting_type": args.boosting_type, "seed": args.seed,
             "num_threads": args.num_threads}

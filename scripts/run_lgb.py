@@ -19,9 +19,10 @@ import logging
 from typing import List, Optional
 
 from uer.finetune.classification import format_floats
-from uer.finetune.stacking import (DEFAULT_BOOST_ROUNDS, DEFAULT_PARAMS, PARAM_FLAGS, check_columns, check_rows,
-                                   feature_paths, import_lightgbm, load_features, predict_proba, read_labels,
-                                   read_params_file, report_lines, resolve_labels_num, save_booster, train_booster)
+from uer.finetune.stacking import (DEFAULT_BOOST_ROUNDS, DEFAULT_PARAMS, PARAM_FLAGS, add_training_set_args,
+                                   check_columns, check_rows, feature_paths, import_lightgbm, load_features,
+                                   load_training_set, predict_proba, read_labels, read_params_file, report_lines,
+                                   save_booster, train_booster)
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write
 
@@ -30,15 +31,10 @@ logger = logging.getLogger("run_lgb")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train_path", required=True, help="Train TSV with a label column.")
-    parser.add_argument("--train_features_path", required=True, nargs="+",
-                        help="Out-of-fold probabilities (.npy) of each model, from run_classifier_cv.py.")
+    add_training_set_args(parser)
     parser.add_argument("--test_path", default=None, help="Test TSV (a label column makes it an evaluation).")
     parser.add_argument("--test_features_path", nargs="+", default=None,
                         help="Test probabilities (.npy) of each model, same order, from run_classifier_infer_cv.py.")
-    parser.add_argument("--models_num", type=int, default=None,
-                        help="Number of models (checks the lists; expands a single prefix as UER-py did).")
-    parser.add_argument("--labels_num", type=int, default=None, help="Number of classes (default: max label + 1).")
     parser.add_argument("--params_path", default=None, help="Parameters JSON written by scripts/run_bayesopt.py.")
     parser.add_argument("--output_model_path", default="models/lgb_model.txt", help="The LightGBM booster (text).")
     parser.add_argument("--prediction_path", default=None, help="Predicted test labels (TSV with a label column).")
@@ -67,11 +63,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     params.update({name: getattr(args, name) for name in PARAM_FLAGS if getattr(args, name) is not None})
     rounds = args.num_boost_round or rounds
 
-    train_paths = feature_paths(args.train_features_path, args.models_num, "train", "--train_features_path")
-    train_x, train_columns = load_features(train_paths, "--train_features_path")
-    train_y, train_rows = read_labels(args.train_path, args.labels_num)
-    check_rows(train_x, train_paths, train_rows, args.train_path)
-    labels_num = resolve_labels_num(train_y, args.labels_num, args.train_path)
+    train_paths, train_x, train_columns, train_y, labels_num = load_training_set(args)
 
     if args.test_path is not None:
         test_paths = feature_paths(args.test_features_path, args.models_num, "test", "--test_features_path")

@@ -151,6 +151,26 @@ def resolve_labels_num(labels: np.ndarray, labels_num: Optional[int], path: str)
     return labels_num
 
 
+def add_training_set_args(parser: Any) -> None:
+    """The flags naming the stacking training set, shared by run_lgb.py and run_bayesopt.py."""
+    parser.add_argument("--train_path", required=True, help="Train TSV with a label column.")
+    parser.add_argument("--train_features_path", required=True, nargs="+",
+                        help="Out-of-fold probabilities (.npy) of each model, from run_classifier_cv.py.")
+    parser.add_argument("--models_num", type=int, default=None,
+                        help="Number of models (checks the lists; expands a single prefix as UER-py did).")
+    parser.add_argument("--labels_num", type=int, default=None, help="Number of classes (default: max label + 1).")
+
+
+def load_training_set(args: Any) -> Tuple[List[str], np.ndarray, List[int], np.ndarray, int]:
+    """From the flags of :func:`add_training_set_args`: (feature paths, features, columns per file,
+    labels, number of classes), with the rows of features and labels checked to match."""
+    paths = feature_paths(args.train_features_path, args.models_num, "train", "--train_features_path")
+    features, columns = load_features(paths, "--train_features_path")
+    labels, rows = read_labels(args.train_path, args.labels_num)
+    check_rows(features, paths, rows, args.train_path)
+    return paths, features, columns, labels, resolve_labels_num(labels, args.labels_num, args.train_path)
+
+
 def read_params_file(path: str) -> Tuple[Dict[str, Any], Optional[int]]:
     """(LightGBM parameters, num_boost_round or None) from a run_bayesopt.py parameters file."""
     data = read_json_file(path)
