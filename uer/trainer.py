@@ -29,7 +29,7 @@ from uer.model_saver import save_model, unwrap
 from uer.utils.errors import UserInputError
 from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
 from uer.utils.optimizers import build_optimizer, build_scheduler
-from uer.utils.runtime import (DistContext, NonFiniteGuard, autocast, check_precision, gather_objects,
+from uer.utils.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
                                init_distributed, launch, make_grad_scaler, parallelize, setup_logging, shutdown)
 from uer.utils.seed import set_seed
 from uer.utils.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
@@ -298,6 +298,11 @@ def pretrain_worker(args: Any) -> "Trainer":
         trainer = Trainer(args, ctx, model, loader, optimizer, scheduler, scaler,
                           save_args=with_vocab(args, vocab_size, tgt_vocab_size), start_step=start_step)
         trainer.train(batches)
+        # Ranks leave together (rank 0 may still be writing the last checkpoint) and DDP, whose reducer
+        # holds the process group, goes before the group is destroyed: a rank tearing gloo down early
+        # aborted at exit now and then ("terminate called without an active exception").
+        barrier(ctx)
+        trainer.model = unwrap(trainer.model)
         return trainer
     finally:
         shutdown(ctx)
