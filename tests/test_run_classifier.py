@@ -25,7 +25,7 @@ def task(tmp_path, pair=False, logits=False):
 def train_argv(paths, *extra):
     return ["--vocab_path", paths["vocab"], "--config_path", paths["config"], "--tokenizer", "char",
             "--train_path", paths["train"], "--dev_path", paths["dev"], "--output_model_path", paths["model"],
-            "--epochs_num", "3", "--batch_size", "16", "--learning_rate", "3e-3", "--seq_length", "48",
+            "--epochs_num", "3", "--batch_size", "16", "--learning_rate", "1e-3", "--seq_length", "48",
             "--report_steps", "10", "--device", "cpu", *extra]
 
 
@@ -103,7 +103,7 @@ def test_cross_validation_features_and_fold_averaged_test_features(tmp_path, cap
     run_script("run_classifier_cv.py", ["--vocab_path", paths["vocab"], "--config_path", paths["config"],
                "--tokenizer", "char", "--train_path", paths["train"], "--train_features_path", features,
                "--output_model_path", paths["model"], "--folds_num", "3", "--epochs_num", "3", "--batch_size", "16",
-               "--learning_rate", "3e-3", "--seq_length", "48", "--device", "cpu"])
+               "--learning_rate", "1e-3", "--seq_length", "48", "--device", "cpu"])
     err = logged(caplog)
     assert "Acc. : " in err and "Macro F1 : " in err
     for k in range(3):

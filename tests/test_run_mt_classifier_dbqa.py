@@ -39,7 +39,7 @@ def test_multi_task_shares_an_encoder_and_reports_each_dev_set(tmp_path, caplog)
     model = str(tmp_path / "mt.bin")
     run_script("run_mt_classifier.py", ["--vocab_path", paths["vocab"], "--config_path", paths["config"],
                "--tokenizer", "char", "--dataset_path_list", str(first), str(second), "--output_model_path", model,
-               "--epochs_num", "4", "--batch_size", "16", "--learning_rate", "3e-3", "--seq_length", "32",
+               "--epochs_num", "4", "--batch_size", "16", "--learning_rate", "1e-3", "--seq_length", "32",
                "--pooling", "mean", "--device", "cpu"])
     text = logged(caplog)
     accuracies = [float(line.split()[2]) for line in text.splitlines() if line.startswith("Acc. (Correct/Total)")]
@@ -71,7 +71,7 @@ def test_dbqa_ranks_candidates_by_mrr(tmp_path, caplog):
     run_script("run_dbqa.py", ["--vocab_path", paths["vocab"], "--config_path", paths["config"], "--tokenizer", "char",
                "--train_path", str(tmp_path / "train.tsv"), "--dev_path", str(tmp_path / "dev.tsv"),
                "--test_path", str(tmp_path / "test.tsv"), "--output_model_path", str(tmp_path / "dbqa.bin"),
-               "--epochs_num", "3", "--batch_size", "16", "--learning_rate", "3e-3", "--seq_length", "48",
+               "--epochs_num", "3", "--batch_size", "16", "--learning_rate", "1e-3", "--seq_length", "48",
                "--device", "cpu"])
     mrr = [float(line.split(": ")[1]) for line in logged(caplog).splitlines() if line.startswith("Mean Reciprocal Rank")]
     assert len(mrr) == 4 and mrr[-1] >= 0.8  # chance is about 0.52
