@@ -10,6 +10,11 @@ Checkpoints go to ``<output_model_path>-<step>`` (+ ``.config.json``) every
 ``--save_checkpoint_steps`` and at the last step, each with a training state ``<...>.state``
 that ``--resume`` continues from (``--resume auto`` picks the latest).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import argparse
 from typing import List, Optional
 

@@ -10,6 +10,11 @@ fewer) on ``[CLS] choice [SEP] question [SEP] context [SEP]``, tokenized by --to
 gold choice is the one whose text equals the answer. Dev accuracy after every epoch selects the
 model kept at --output_model_path; a --test_path with answers is then scored with it.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

@@ -11,6 +11,11 @@ Data files are JSON lines {"candidates": [...], "content": [...]}, answer files 
 the vocabulary needs [MASK] and [unused1]. Dev accuracy (best candidate per blank) after every
 epoch selects the model kept at --output_model_path.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

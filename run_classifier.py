@@ -10,6 +10,11 @@ pairs) and logits (teacher logits, for --soft_targets). The model is evaluated o
 after every epoch; the best one is kept at --output_model_path (with a sidecar of everything
 inference needs), then scored on the test set.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

@@ -10,6 +10,11 @@ The train file is cut into --folds_num contiguous folds in file order. Fold k's 
 the other folds, is saved as <name>-fold_<k>.<ext> and predicts fold k; the class probabilities
 of every line, in file order, are saved with np.save to --train_features_path ([N x labels_num]).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import argparse
 import logging
 from typing import List, Optional

@@ -12,6 +12,11 @@ scored with the official CMRC 2018 metric (``Avg: x,F1:x,EM:x,Total:n,Skip:k``, 
 the model with the best (EM + F1) / 2 is kept at --output_model_path, then the test set, if
 given, is scored with it.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

@@ -11,6 +11,11 @@ question, else 0), text_a (the question), text_b (a candidate). The lines of one
 consecutive. A pair classifier scores every candidate by the probability of label 1; the dev MRR
 after every epoch selects the model kept at --output_model_path.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

@@ -9,6 +9,11 @@ Each folder holds train.tsv and dev.tsv (classification format). Batches of all 
 shuffled together every epoch; each dataset's dev accuracy is reported after every epoch and
 the model with the best mean dev accuracy is kept.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import argparse
 import logging
 import os

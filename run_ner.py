@@ -9,6 +9,11 @@ Files are tab-separated with a header: text_a holds space-separated tokens (char
 the same number of tags. Entity-level precision/recall/F1 (exact span and type) on the dev set
 after every epoch selects the model kept at --output_model_path; then the test set is scored.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

@@ -4,6 +4,8 @@ Dependencies, and why each is here:
 - torch: every model, the training loop, mixed precision (torch.amp) and distributed training.
 - numpy: the memory-mapped pre-training dataset format and the feature arrays of cross-validation.
 - safetensors: read and write `.safetensors` checkpoints (Hugging Face's default weight format).
+- cmeel-mimalloc (Linux, Python >= 3.10): the mimalloc allocator the training and prediction scripts
+  run under, as glibc's heap fragments and doubles their resident memory (uer/utils/allocator.py).
 Optional extras:
 - spm: SentencePiece tokenization (`--spm_model_path`).
 - wwm: jieba, the Chinese word segmenter behind `--whole_word_masking`.
@@ -34,7 +36,8 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["uer", "uer.*"]),
     python_requires=">=3.9",
-    install_requires=["torch>=2.1", "numpy>=1.23", "safetensors>=0.4"],
+    install_requires=["torch>=2.1", "numpy>=1.23", "safetensors>=0.4",
+                      "cmeel-mimalloc>=3.4; sys_platform == 'linux' and python_version >= '3.10'"],
     extras_require=EXTRAS,
     license="MIT",
 )

@@ -9,6 +9,11 @@ pooling, seq_length and tokenizer come from the model's sidecar; flags still win
 lines ``{"id": <question id>, "label": <choice index>}``, one per question in file order; a
 question without ``id`` is named by its position in the file (from 0).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import json
 import logging
 from typing import List, Optional

@@ -9,6 +9,11 @@ still win. Blanks of one line share its candidates: the best-scored (blank, idio
 fixed first so that no idiom fills two blanks. Output: one JSON object
 ``{"#idiomNNNNNN#": candidate index}`` (indent 2).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import json
 import logging
 from typing import List, Optional

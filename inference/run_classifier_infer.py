@@ -8,6 +8,11 @@ The architecture, labels_num, pooling, seq_length and tokenizer come from the mo
 (``<model>.config.json``); flags given on the command line still win. The output is tab-separated
 with the header ``label`` [``logits``] [``prob``], one row per input line, values space-separated.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 

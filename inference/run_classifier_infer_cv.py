@@ -7,6 +7,11 @@
 Loads <name>-fold_<k>.<ext> for k = 0 .. folds_num-1 (the architecture from their sidecar) and
 saves the mean probabilities with np.save to --test_features_path ([N_test x labels_num], float64).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import argparse
 import logging
 from typing import List, Optional

@@ -10,6 +10,11 @@ Output: one JSON object ``{question_id: answer}`` (indent 4, characters kept as 
 --nbest_path also ``{question_id: [{"text": ..., "score": ...}, ...]}``, up to --n_best_size
 candidates, best first (score = log p(start) + log p(end)).
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import json
 import logging
 from typing import List, Optional

@@ -8,6 +8,11 @@ The input needs a text_a column of space-separated tokens. The label map, CRF an
 from the model's sidecar (--label2id_path and flags still win). Output: a header ``pred_label``,
 then one line per sentence with one tag per token, separated by spaces.
 """
+if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import logging
 from typing import List, Optional
 
