@@ -8,9 +8,16 @@ timer and runs its ``main`` unchanged: the caller's wall time is the whole proce
 ``benchmarks/pretrain_bench.py`` (the trainer's own benchmark); fine-tuning reports its own
 examples/s per epoch in the log of run_classifier.py.
 """
-import importlib.util
 import os
 import sys
+
+if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/utils/allocator.py)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
+import importlib.util
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +33,8 @@ def load_script(relative_path: str):
 
 
 def infer(argv: list) -> None:
+    from uer.utils.allocator import active_allocator
+
     script = load_script("inference/run_classifier_infer.py")
     timed = {}
     original = script.predict
@@ -43,7 +52,8 @@ def infer(argv: list) -> None:
         if exit_.code not in (0, None):
             raise
     emit({"examples": timed["examples"], "loop_seconds": timed["seconds"],
-          "examples_per_s": timed["examples"] / timed["seconds"], "peak_rss_mb": self_peak_rss_mb()})
+          "examples_per_s": timed["examples"] / timed["seconds"], "peak_rss_mb": self_peak_rss_mb(),
+          "allocator": active_allocator()})
 
 
 def main() -> None:

@@ -10,12 +10,19 @@ without writing checkpoints, and times the last ``steps`` of them. Arguments aft
 pretrain.py. Prints one JSON line: tokens/s over real tokens (``seg > 0``), seconds per step,
 peak RSS (VmHWM) and the machine's load average (other processes skew CPU timings).
 """
+import os
+import sys
+
+if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/utils/allocator.py)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from uer.utils.allocator import use_mimalloc
+
+    use_mimalloc()
+
 import argparse
 import importlib.util
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -104,12 +111,14 @@ def main() -> None:
     seconds = timed["end"] - batches.start
     import torch
 
+    from uer.utils.allocator import active_allocator
+
     print(json.dumps({
         "config": os.path.basename(options.config_path), "target": options.target, "batch_size": options.batch_size,
         "extra_flags": " ".join(extra), "threads": torch.get_num_threads(), "measured_steps": options.steps,
         "real_tokens_per_s": round(batches.tokens / seconds, 1), "s_per_step": round(seconds / options.steps, 4),
         "real_tokens_per_step": round(batches.tokens / options.steps, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-        "load_average": os.getloadavg()[0],
+        "load_average": os.getloadavg()[0], "allocator": active_allocator(),
     }))
 
 

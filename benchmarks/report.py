@@ -49,9 +49,23 @@ def faster_than(original: float, factor: float, label: str) -> GoalFn:
     return lambda v, _: (f"{label}; {original / v:.1f}x (goal >= {factor:g}x)", original / v >= factor)
 
 
+# The issues quote the original's speeds from a machine whose bare SDPA BERT-mini training step ran at
+# ~6,400 real tokens/s (issue 3). On another CPU the model-bound rates below are compared with the
+# original's scaled by this run's ceiling / 6,400: the original spends its time in the same matmuls.
+ISSUE_MACHINE_CEILING_TOKENS = 6400.0
+
+
 def ratio_of(original: float, factor: float, label: str) -> GoalFn:
-    """Rates: ours / original >= factor."""
-    return lambda v, _: (f"{label}; {v / original:.1f}x (goal >= {factor:g}x)", v / original >= factor)
+    """Rates: ours / original >= factor; the original's rate scaled to this CPU when the ceiling was
+    measured on a machine more than 10% off the issues' (``extra["machine_factor"]``)."""
+    def check(v: float, extra: Dict) -> Tuple[str, Optional[bool]]:
+        scale = extra.get("machine_factor")
+        if scale and abs(scale - 1.0) > 0.1:
+            here = original * scale
+            return (f"{label}, x{scale:.2f} on this CPU = {fmt(here)}; {v / here:.1f}x (goal >= {factor:g}x)",
+                    v / here >= factor)
+        return f"{label}; {v / original:.1f}x (goal >= {factor:g}x)", v / original >= factor
+    return check
 
 
 def accuracy_goal(original: float, slack: float) -> GoalFn:
@@ -187,7 +201,8 @@ def render(data: Dict, notes: Dict[str, str]) -> str:
             if o is not None and base:
                 goal_text = f"x10 corpus / x1: {o / base:.2f}x (goal <= 1.2x: {'met' if o / base <= 1.2 else 'not met'})"
         elif goal is not None and o is not None:
-            goal_text = goal(o, {"partial": notes.get("partial_finetune")})[0]
+            machine_factor = ceiling_tokens / ISSUE_MACHINE_CEILING_TOKENS if ceiling_tokens else None
+            goal_text = goal(o, {"partial": notes.get("partial_finetune"), "machine_factor": machine_factor})[0]
         lines.append(f"| {part} | {item_label} | {metric_label} | {cell(ours)} | {peer_label or '-'} | "
                      f"{cell(peer)} | {ratio} | {goal_text} |")
     for label, key in CEILING_ROWS:

@@ -86,6 +86,14 @@ def test_render_shows_medians_ratios_and_goals():
     assert "orig 7.3 s; 2.4x (goal >= 2x)" in table and "orig 52 MB; 5.2x (goal >= 3x)" in table
     assert "94% of the SDPA ceiling's tokens/s (goal >= 90%: met)" in table
     assert "fp32 matmul 2048x2048x2048" in table
+    assert "orig 1,650; 3.6x (goal >= 3.5x)" in table  # the issues' machine: the original's rate as quoted
+
+
+def test_model_bound_goals_scale_the_original_to_this_cpu():
+    data = {"pt_bert_ours": {"metrics": {"real_tokens_per_s": [3300.0]}, "meta": {}},
+            "ceiling": {"metrics": {"tokens_per_s": [3200.0]}, "meta": {}}}  # a CPU half as fast
+    table = render(data, {})
+    assert "orig 1,650, x0.50 on this CPU = 825; 4.0x (goal >= 3.5x)" in table
 
 
 def test_toy_run_of_every_part(tmp_path):
