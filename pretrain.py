@@ -13,7 +13,7 @@ that ``--resume`` continues from (``--resume auto`` picks the latest).
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import argparse
 from typing import List, Optional

@@ -13,7 +13,7 @@ model kept at --output_model_path; a --test_path with answers is then scored wit
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import logging
 from typing import List, Optional

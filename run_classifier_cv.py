@@ -13,7 +13,7 @@ of every line, in file order, are saved with np.save to --train_features_path ([
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import argparse
 import logging

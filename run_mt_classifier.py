@@ -12,7 +12,7 @@ the model with the best mean dev accuracy is kept.
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import argparse
 import logging

@@ -15,7 +15,7 @@ if __name__ == "__main__":  # measure what users get: the scripts run under mima
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import importlib.util
 import time

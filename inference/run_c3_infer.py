@@ -12,7 +12,7 @@ question without ``id`` is named by its position in the file (from 0).
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import json
 import logging

@@ -12,7 +12,7 @@ fixed first so that no idiom fills two blanks. Output: one JSON object
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import json
 import logging

@@ -11,7 +11,7 @@ with the header ``label`` [``logits``] [``prob``], one row per input line, value
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import logging
 from typing import List, Optional

@@ -10,7 +10,7 @@ saves the mean probabilities with np.save to --test_features_path ([N_test x lab
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import argparse
 import logging

@@ -13,7 +13,7 @@ candidates, best first (score = log p(start) + log p(end)).
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import json
 import logging

@@ -11,7 +11,7 @@ then one line per sentence with one tag per token, separated by spaces.
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
 
-    use_mimalloc()
+    use_mimalloc(__file__)
 
 import logging
 from typing import List, Optional

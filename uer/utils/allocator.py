@@ -57,12 +57,43 @@ def reexec_argv() -> List[str]:
     return [sys.executable] + list(original[1:])
 
 
-def use_mimalloc() -> None:
+_OPTIONS_WITH_VALUE = {"-W", "-X", "-Q", "--check-hash-based-pycs"}
+
+
+def program_path(argv: List[str]) -> Optional[str]:
+    """The script an interpreter command line runs (``python -u x.py a`` -> ``x.py``); None for
+    ``-c``, ``-m`` and standard input."""
+    skip = False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg in ("-c", "-m", "-") or arg.startswith(("-c", "-m")) and not arg.startswith("--"):
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def use_mimalloc(script: str) -> None:
     """Execute this command again under mimalloc unless it is already, or should not be (see above).
 
-    Call it first thing in a script's ``if __name__ == "__main__"`` path, before importing torch:
-    everything imported before is imported twice.
+    Call it first thing in a script's ``if __name__ == "__main__"`` path with the script's
+    ``__file__``, before importing torch: everything imported before is imported twice. Only when
+    the process was started as ``python <script>``: a script run inside another program (runpy, a
+    test, a notebook) never replaces that program.
     """
+    program = program_path(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
+    if program is None or not _same_file(program, script):
+        return
     environ = mimalloc_command(dict(os.environ), mimalloc_library())
     if environ is None:
         return
