@@ -61,6 +61,10 @@ def test_a_command_runs_again_once_under_mimalloc_with_its_arguments(tmp_path):
     result = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
                             env={**env, ALLOCATOR_ENV: "system"}, check=True)
     assert result.stdout.splitlines() == ["started", "system []"]
+    result = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
+                            env={**env, ALLOCATOR_ENV: "jemalloc"}, check=True)
+    assert result.stdout.splitlines() == ["started", "started", "mimalloc []"]
+    assert result.stderr.count("UER_ALLOCATOR='jemalloc' is neither 'mimalloc' nor 'system'") == 1
 
 
 @linux_only

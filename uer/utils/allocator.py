@@ -97,6 +97,10 @@ def use_mimalloc(script: str) -> None:
     environ = mimalloc_command(dict(os.environ), mimalloc_library())
     if environ is None:
         return
+    choice = os.environ.get(ALLOCATOR_ENV, "mimalloc").strip().lower()
+    if choice not in ("mimalloc", "system"):  # said once: the second execution has LD_PRELOAD set
+        print(f"warning: {ALLOCATOR_ENV}={os.environ[ALLOCATOR_ENV]!r} is neither 'mimalloc' nor 'system'; "
+              "using mimalloc", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
