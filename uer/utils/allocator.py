@@ -36,11 +36,16 @@ def mimalloc_library() -> Optional[str]:
     return None
 
 
+def allocator_choice(environ: Dict[str, str]) -> str:
+    """The ``UER_ALLOCATOR`` value, normalised (default ``mimalloc``)."""
+    return environ.get(ALLOCATOR_ENV, "mimalloc").strip().lower()
+
+
 def mimalloc_command(environ: Dict[str, str], library: Optional[str]) -> Optional[Dict[str, str]]:
     """The environment to execute the command again with, or None to keep this process as it is."""
     if not sys.platform.startswith("linux") or library is None:
         return None
-    if environ.get(ALLOCATOR_ENV, "mimalloc").strip().lower() == "system":
+    if allocator_choice(environ) == "system":
         return None
     if environ.get("LD_PRELOAD", "").strip():  # ours from the first execution, or the user's choice
         return None
@@ -51,10 +56,9 @@ def mimalloc_command(environ: Dict[str, str], library: Optional[str]) -> Optiona
     return updated
 
 
-def reexec_argv() -> List[str]:
-    """This interpreter with the original command line (interpreter options such as ``-u`` kept)."""
-    original = getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv
-    return [sys.executable] + list(original[1:])
+def command_line() -> List[str]:
+    """The interpreter's own command line, interpreter options such as ``-u`` included."""
+    return list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
 
 
 _OPTIONS_WITH_VALUE = {"-W", "-X", "-Q", "--check-hash-based-pycs"}
@@ -91,20 +95,20 @@ def use_mimalloc(script: str) -> None:
     the process was started as ``python <script>``: a script run inside another program (runpy, a
     test, a notebook) never replaces that program.
     """
-    program = program_path(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)
+    argv = command_line()
+    program = program_path(argv)
     if program is None or not _same_file(program, script):
         return
     environ = mimalloc_command(dict(os.environ), mimalloc_library())
     if environ is None:
         return
-    choice = os.environ.get(ALLOCATOR_ENV, "mimalloc").strip().lower()
-    if choice not in ("mimalloc", "system"):  # said once: the second execution has LD_PRELOAD set
+    if allocator_choice(environ) not in ("mimalloc", "system"):  # said once: the second execution has LD_PRELOAD set
         print(f"warning: {ALLOCATOR_ENV}={os.environ[ALLOCATOR_ENV]!r} is neither 'mimalloc' nor 'system'; "
               "using mimalloc", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(sys.executable, reexec_argv(), environ)
+        os.execve(sys.executable, [sys.executable] + argv[1:], environ)
     except OSError:  # cannot execute again (unusual sandbox): carry on with the system allocator
         return
 
