@@ -175,7 +175,7 @@ def plan(sizes: Sizes, data: str, out: str) -> Tuple[List[Step], List[Tuple[str,
     sentiment_train = rows(SENTIMENT, "train", "sentiment", s.train_examples)
     ner_train = rows(NER, "train", "ner", s.ner_train_examples)
     # NER warms up over 30% of its 470 steps: AdamW without bias correction (the default, as BERT) makes the
-    # first hundred updates ~3-4x larger, and this small tagger collapsed to all-"O" at lr >= 7e-4 with
+    # first hundred updates 3-6x larger, and this small tagger collapsed to all-"O" at lr >= 7e-4 with
     # the usual 10% (test F1: 0.51 with 30% at 5e-4, 0.36 at 3e-4 with 10%).
     label2id = ["--label2id_path", f"{data}/{NER}/label2id.json", "--warmup", "0.3"]
     steps = [

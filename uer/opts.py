@@ -90,7 +90,7 @@ def optimization_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--optimizer", choices=OPTIMIZERS.names(), default="adamw")
     group.add_argument("--adam_bias_correction", action="store_true",
                        help="adamw: apply Adam's bias correction (torch's AdamW). Default: none, as BERT and "
-                            "the original UER-py, whose early updates are up to ~3x larger.")
+                            "the original UER-py, whose early updates are up to ~6x larger.")
     group.add_argument("--scheduler", choices=SCHEDULERS.names(), default="linear")
     precision = group.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="float16 autocast with a gradient scaler.")
