@@ -86,9 +86,10 @@ def test_mixed_batches_tag_each_batch_with_its_task():
     first = TaskDataset({"src": [np.array([5, 6])] * 4, "seg": [np.array([1, 1])] * 4}, {"tgt": [0] * 4}).with_constants(task=0)
     second = TaskDataset({"src": [np.array([7])] * 3, "seg": [np.array([1])] * 3}, {"tgt": [1] * 3}).with_constants(task=1)
     mixed = MixedBatches([first, second])
-    items = mixed.train_batches(2, random.Random(0))
+    items = [piece for batch in mixed.train_batches(2, random.Random(0)) for piece in batch]
     assert len(mixed) == 7 and sorted(t for t, _ in items) == [0, 0, 1, 1]
     assert all(mixed.collate(item)["task"] == item[0] for item in items)
+    assert [mixed.loss_weight(item) for item in items if item[0] == 1] in ([2, 1], [1, 2])
 
 
 def tiny(**options):

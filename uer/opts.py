@@ -105,6 +105,15 @@ def training_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs_num", type=int, default=3)
     group.add_argument("--report_steps", type=int, default=100)
     group.add_argument("--seed", type=int, default=7)
+    group.add_argument("--batch_order", choices=("random", "bucketed"), default="random",
+                       help="random: every batch a random sample of the data, padded in length-sorted micro-batches "
+                            "(see --micro_batches); bucketed: batches of similar lengths (least padding, fastest, "
+                            "but the label mix of a batch follows length: short runs lose accuracy and may "
+                            "collapse to one class).")
+    group.add_argument("--micro_batches", type=int, default=4,
+                       help="With --batch_order random, cut each batch into at most this many length-sorted "
+                            "micro-batches, each padded to its own longest; their gradients are summed before "
+                            "the one optimizer step (the same update, less padding). 1 pads the whole batch.")
     group.add_argument("--resume", default=None,
                        help="Continue an interrupted run (Ctrl-C saves <output_model_path>.state): 'auto' = that "
                             "state when it exists, or a state's path.")

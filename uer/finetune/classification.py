@@ -107,10 +107,28 @@ def evaluate_classifier(model: nn.Module, data: TaskDataset, args: Namespace, ct
     acc, correct, total = accuracy(pred, gold)
     result = ClassificationResult(acc, correct, total, confusion_matrix(pred, gold, labels_num), logits)
     logger.info("Acc. (Correct/Total): %.4f (%d/%d)", acc, correct, total)
+    warn_if_collapsed(pred, gold, labels_num)
     if report:
         for line in classification_report(result.confusion):
             logger.info("%s", line)
     return result
+
+
+def label_distribution(labels: np.ndarray, labels_num: int) -> str:
+    """``0: 43.1%, 1: 56.9%`` (labels that occur)."""
+    counts = np.bincount(labels, minlength=labels_num)
+    return ", ".join(f"{label}: {100 * n / max(len(labels), 1):.1f}%" for label, n in enumerate(counts) if n)
+
+
+def warn_if_collapsed(pred: np.ndarray, gold: np.ndarray, labels_num: int) -> bool:
+    """One warning line when every prediction is one label while the gold labels are several: the
+    model has learnt nothing but a prior, which accuracy alone does not show."""
+    if len(pred) < 2 or len(np.unique(pred)) > 1 or len(np.unique(gold)) < 2:
+        return False
+    logger.warning("every one of the %d predictions is label %d (gold labels %s): the model has collapsed to "
+                   "one class; a lower --learning_rate, more --epochs_num or --batch_order random may help",
+                   len(pred), int(pred[0]), label_distribution(gold, labels_num))
+    return True
 
 
 def format_floats(values: Sequence[float]) -> str:

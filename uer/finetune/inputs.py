@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from uer.embeddings import POSITION_TABLES
-from uer.finetune.batching import bucket_batches, sorted_batches
+from uer.finetune.batching import sorted_batches, training_batches
 from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError
 
@@ -96,6 +96,8 @@ class TaskDataset:
 
     ``lengths[i]`` (the longest sequence of example i) drives length bucketing. ``collate`` turns
     a list of example indices into a dict of CPU tensors; sequences become [batch_size x max_len].
+    ``loss_tokens`` names the sequence whose real tokens a head averages its loss over (tagging);
+    by default the loss is a mean over examples. It weights the micro-batches of a batch.
     """
 
     def __init__(self, sequences: Dict[str, List[np.ndarray]], fixed: Optional[Dict[str, Sequence[Any]]] = None,
@@ -107,6 +109,7 @@ class TaskDataset:
         self.path = path
         self.constants = constants or {}
         self.meta: Dict[str, Any] = {}
+        self.loss_tokens: Optional[str] = None
         first = next(iter(sequences.values()))
         self.lengths = np.fromiter((max(np.shape(s)[-1] for s in row) for row in zip(*sequences.values())),
                                    dtype=np.int64, count=len(first))
@@ -119,9 +122,11 @@ class TaskDataset:
     def subset(self, indices: Sequence[int]) -> "TaskDataset":
         """A dataset of the given examples (cross-validation folds)."""
         indices = list(indices)
-        return TaskDataset({k: [v[i] for i in indices] for k, v in self.sequences.items()},
-                           {k: v[indices] for k, v in self.fixed.items()}, self.pad_values, self.path,
-                           self.constants)
+        subset = TaskDataset({k: [v[i] for i in indices] for k, v in self.sequences.items()},
+                             {k: v[indices] for k, v in self.fixed.items()}, self.pad_values, self.path,
+                             self.constants)
+        subset.loss_tokens = self.loss_tokens
+        return subset
 
     def with_constants(self, **constants: Any) -> "TaskDataset":
         """The same examples; every batch also carries ``constants`` (e.g. ``task=2``)."""
@@ -130,8 +135,17 @@ class TaskDataset:
         view.constants = {**self.constants, **constants}
         return view
 
-    def train_batches(self, batch_size: int, rng: random.Random) -> List[np.ndarray]:
-        return bucket_batches(self.lengths, batch_size, rng)
+    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random",
+                      micro_batches: int = 1) -> List[List[np.ndarray]]:
+        """One epoch of batches, each a list of micro-batches (see :mod:`uer.finetune.batching`)."""
+        return training_batches(self.lengths, batch_size, rng, order, micro_batches)
+
+    def loss_weight(self, indices: Sequence[int]) -> int:
+        """What the head's mean loss over these examples is a mean over: examples, or real tokens."""
+        if self.loss_tokens is None:
+            return len(indices)
+        values = self.sequences[self.loss_tokens]
+        return int(sum(np.shape(values[i])[-1] for i in indices))
 
     def eval_batches(self, batch_size: int) -> List[np.ndarray]:
         return sorted_batches(self.lengths, batch_size)
@@ -156,10 +170,16 @@ class MixedBatches:
     def __len__(self) -> int:
         return sum(len(d) for d in self.datasets)
 
-    def train_batches(self, batch_size: int, rng: random.Random) -> List[Tuple[int, np.ndarray]]:
-        items = [(t, batch) for t, data in enumerate(self.datasets) for batch in data.train_batches(batch_size, rng)]
+    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random",
+                      micro_batches: int = 1) -> List[List[Tuple[int, np.ndarray]]]:
+        items = [[(t, piece) for piece in batch] for t, data in enumerate(self.datasets)
+                 for batch in data.train_batches(batch_size, rng, order, micro_batches)]
         rng.shuffle(items)
         return items
+
+    def loss_weight(self, item: Tuple[int, np.ndarray]) -> int:
+        task, indices = item
+        return self.datasets[task].loss_weight(indices)
 
     def collate(self, item: Tuple[int, np.ndarray]) -> Dict[str, Any]:
         task, indices = item

@@ -51,6 +51,7 @@ def read_tagging(path: str, tokenizer, label2id: Dict[str, int], seq_length: int
     if with_labels:
         sequences["tgt"] = tgt
     dataset = TaskDataset(sequences, path=path)
+    dataset.loss_tokens = "seg"  # the tagger's loss is a mean over real tokens
     dataset.meta.update(full_lengths=full_lengths, gold=gold)
     truncated = sum(1 for n in full_lengths if n > seq_length)
     if truncated:

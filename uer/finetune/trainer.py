@@ -1,8 +1,11 @@
 """The fine-tuning epoch loop, shared by every task.
 
-``fit`` trains any head whose ``forward(batch)`` returns a dict with ``loss``, on any data source
-with ``train_batches(batch_size, rng) -> list`` and ``collate(item) -> dict`` (a
-:class:`~uer.finetune.inputs.TaskDataset` or :class:`~uer.finetune.inputs.MixedBatches`). After
+``fit`` trains any head whose ``forward(batch)`` returns a dict with ``loss`` (a mean), on any data
+source with ``train_batches(batch_size, rng, order, micro_batches)`` (batches, each a list of
+micro-batches), ``loss_weight(micro_batch)`` and ``collate(micro_batch) -> dict`` (a
+:class:`~uer.finetune.inputs.TaskDataset` or :class:`~uer.finetune.inputs.MixedBatches`). The
+micro-batches of a batch are weighted by their share of its loss and their gradients summed, so a
+step is the step of the whole batch. After
 each epoch ``evaluate(model) -> float`` runs on rank 0 and the best model so far is saved with
 ``save(model)``; the first epoch always saves, so a metric stuck at 0 still leaves a model.
 
@@ -11,13 +14,14 @@ Ctrl-C stops after the current step with a resumable state at ``<output_model_pa
 ``--resume auto`` (or ``--resume PATH``) continues as if never stopped, skipping the batches of
 the interrupted epoch already trained on (each epoch's batch order follows from the seed).
 """
+import contextlib
 import logging
 import math
 import os
 import random
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -76,15 +80,39 @@ def resume_path(args: Namespace, state_path: Optional[str]) -> Optional[str]:
 
 
 def check_training_args(args: Namespace) -> None:
-    for name in ("epochs_num", "batch_size", "report_steps"):
-        if getattr(args, name) < 1:
+    for name in ("epochs_num", "batch_size", "report_steps", "micro_batches"):
+        if getattr(args, name, 1) < 1:
             raise UserInputError(f"--{name} must be at least 1, got {getattr(args, name)}")
 
 
 def epoch_batches(train_data: Any, args: Namespace, epoch: int, ctx: DistContext) -> List[Any]:
     """This rank's batches of ``epoch``: reshuffled every epoch, the same order on every rank."""
     rng = random.Random(args.seed * 1_000_003 + epoch)
-    return shard(train_data.train_batches(args.batch_size, rng), ctx.rank, ctx.world_size)
+    order = getattr(args, "batch_order", "random")
+    micro_batches = getattr(args, "micro_batches", 1)
+    return shard(train_data.train_batches(args.batch_size, rng, order, micro_batches), ctx.rank, ctx.world_size)
+
+
+def backward_batch(wrapped: nn.Module, train_data: Any, pieces: List[Any], args: Namespace, ctx: DistContext,
+                   scaler: Any) -> Tuple[torch.Tensor, int]:
+    """Forward and backward over the micro-batches of one batch, each loss weighted by its share;
+    DDP reduces gradients once, after the last. Returns the batch's loss (detached) and size."""
+    weights = [float(train_data.loss_weight(piece)) for piece in pieces]
+    total = sum(weights) or 1.0
+    loss_sum = torch.zeros((), device=ctx.device)
+    examples = 0
+    for k, (piece, weight) in enumerate(zip(pieces, weights)):
+        last = k == len(pieces) - 1
+        sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
+        batch = to_device(train_data.collate(piece), ctx.device)
+        with sync:
+            with autocast(args, ctx.device):
+                loss = wrapped(batch)["loss"]
+            share = loss if len(pieces) == 1 else loss * (weight / total)
+            scaler.scale(share).backward()
+        loss_sum += share.detach().float()
+        examples += batch["src"].size(0)
+    return loss_sum, examples
 
 
 def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
@@ -125,8 +153,9 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         logger.info("resumed from %s: epoch %d after step %d", resumed, position.epoch, position.step)
     wrapped = parallelize(model, ctx, find_unused_parameters=find_unused_parameters)
     max_norm = getattr(args, "max_grad_norm", 0.0) or 0.0
-    logger.info("training on %d examples: %d epochs of %d steps (batch size %d, %d process(es))",
-                len(train_data), args.epochs_num, len(first_epoch), args.batch_size, ctx.world_size)
+    logger.info("training on %d examples: %d epochs of %d steps (batch size %d, %s order, %d process(es))",
+                len(train_data), args.epochs_num, len(first_epoch), args.batch_size,
+                getattr(args, "batch_order", "random"), ctx.world_size)
     for epoch in range(position.epoch, args.epochs_num + 1):
         batches = first_epoch if epoch == 1 else epoch_batches(train_data, args, epoch, ctx)
         trained = position.step if epoch == position.epoch else 0  # steps done before an interruption
@@ -137,10 +166,7 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         for step, item in enumerate(batches, start=1):
             if step <= trained:
                 continue
-            batch = to_device(train_data.collate(item), ctx.device)
-            with autocast(args, ctx.device):
-                loss = wrapped(batch)["loss"]
-            scaler.scale(loss).backward()
+            loss, examples = backward_batch(wrapped, train_data, item, args, ctx, scaler)
             if max_norm > 0:
                 scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), max_norm)
@@ -154,9 +180,9 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             result.steps += 1
-            running += loss.detach().float()
+            running += loss
             running_steps += 1
-            progress.update(batch["src"].size(0), loss=None)
+            progress.update(examples, loss=None)
             if step % args.report_steps == 0 or step == len(batches):
                 average = running.item() / running_steps
                 if not math.isfinite(average) and not scaler.is_enabled():
