@@ -83,6 +83,9 @@ class Bench:
             with open(self.config, "w", encoding="utf-8") as handle:
                 json.dump(TOY_BERT, handle)
         self.results: Dict[str, List[dict]] = {}
+        # Accuracy runs may share a busy machine: one thread each avoids OpenMP spinning against
+        # other processes (figures of examples/s are only comparable within one setting).
+        self.env = {"OMP_NUM_THREADS": str(opts.threads)} if opts.threads else None
 
     def douban(self, split: str, rows: Optional[int]) -> str:
         src = os.path.join(self.data, "datasets", "douban_book_review", f"{split}.tsv")
@@ -100,7 +103,7 @@ class Bench:
             "run_classifier.py", "--vocab_path", self.vocab, "--config_path", self.config, "--train_path", train,
             "--dev_path", dev, *extra, "--seq_length", 128, "--batch_size", 32, "--learning_rate", "1e-4",
             "--epochs_num", 1, "--report_steps", 100000, "--seed", seed, *self.order_flags(order),
-            "--output_model_path", os.path.join(self.work, "classifier.bin")), self.opts.timeout).check()
+            "--output_model_path", os.path.join(self.work, "classifier.bin")), self.opts.timeout, self.env).check()
         parsed = parse_run_classifier(m.stdout + m.stderr)
         collapsed = "collapsed to one class" in m.stdout + m.stderr
         return {"order": order, "seed": seed, "test": None if parsed["test"] is None else 100 * parsed["test"],
@@ -140,7 +143,7 @@ class Bench:
                     "--seq_length", 128, "--batch_size", 32, "--learning_rate", "5e-4", "--warmup", 0.3,
                     "--epochs_num", self.size["ner_epochs"], "--report_steps", 100000, "--seed", seed,
                     *self.order_flags(order), "--output_model_path", os.path.join(self.work, "ner.bin")),
-                    self.opts.timeout).check()
+                    self.opts.timeout, self.env).check()
                 text = m.stdout + m.stderr
                 f1 = max(float(x[2]) for x in F1_LINE.findall(text))  # the best epoch, as the script keeps
                 rates = [float(x.group(5)) for x in EPOCH_LINE.finditer(text)]
@@ -217,6 +220,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--data_dir", default=default_data_dir())
     parser.add_argument("--work_dir", default=None)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS of each run (0: torch's default).")
     parser.add_argument("--results_json", default=None, help="Keep the raw results (merged with the file's).")
     opts = parser.parse_args(argv)
     opts.seeds = [int(s) for s in opts.seeds.split(",")]

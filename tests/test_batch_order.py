@@ -11,7 +11,7 @@ import torch
 
 from tests.finetune_fixtures import LETTERS, SPECIALS, TINY
 from uer.finetune import TaskDataset
-from uer.finetune.batching import random_batches, split_by_length, training_batches
+from uer.data.batch_order import random_batches, split_by_length, training_batches
 from uer.finetune.classification import warn_if_collapsed
 from uer.finetune.trainer import backward_batch
 from uer.model_builder import model_args
@@ -131,3 +131,46 @@ def test_a_collapse_to_one_class_is_reported(caplog):
     assert "every one of the 5 predictions is label 1 (gold labels 0: 40.0%, 1: 60.0%)" in caplog.text
     assert not warn_if_collapsed(np.array([1, 0, 1, 1, 1]), gold, 2)
     assert not warn_if_collapsed(np.ones(5, dtype=np.int64), np.ones(5, dtype=np.int64), 2)
+
+
+def trimmed_rows(batch, rows):
+    """The rows of a padded pre-training batch, cut to their own longest source (as the loader pads)."""
+    width = int((batch["seg"][rows] > 0).sum(1).max())
+    return {key: value[rows][:, :width] if value.dim() == 2 and value.shape[1] == batch["src"].shape[1]
+            else value[rows] for key, value in batch.items()}
+
+
+@pytest.mark.parametrize("target", ["bert", "lm", "bilm", "cls", "t5"])
+def test_pretraining_micro_batches_give_the_update_of_the_whole_batch(tmp_path, target):
+    from tests.trainer_fixtures import VOCAB_SIZE as PRETRAIN_VOCAB, SyntheticLoader, parse
+    from uer.model_builder import build_model
+    from uer.targets.common import merge_micro_batch_stats, micro_batch_weights, weighted_loss
+
+    args = parse(str(tmp_path), target)
+    args.dropout = 0.0
+    torch.manual_seed(0)
+    model = build_model(args, PRETRAIN_VOCAB)
+    batch = SyntheticLoader(target, batch_size=9, seq_length=20, seed=3).batch()
+    order = torch.argsort((batch["seg"] > 0).sum(1), stable=True)
+    pieces = [trimmed_rows(batch, rows) for rows in (order[:3], order[3:7], order[7:])]
+    assert pieces[0]["src"].shape[1] < batch["src"].shape[1]
+
+    model.zero_grad(set_to_none=True)
+    whole = model(batch)
+    whole["loss"].backward()
+    reference = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    model.zero_grad(set_to_none=True)
+    weights = micro_batch_weights(model.target.loss_labels, pieces)
+    outs = []
+    for piece, weight in zip(pieces, weights):
+        out = model(piece)
+        weighted_loss(out, weight).backward()
+        outs.append(out)
+    merged = merge_micro_batch_stats(outs, weights)
+    assert merged["loss"].item() == pytest.approx(whole["loss"].item(), abs=1e-5)
+    for key in whole:
+        if key.startswith(("correct_", "denominator_")):
+            assert int(merged[key]) == int(whole[key])
+    for name, grad in reference.items():
+        torch.testing.assert_close(model.get_parameter(name).grad, grad, atol=1e-6, rtol=1e-5)

@@ -54,7 +54,8 @@ def test_ranks_share_every_instance_once_per_epoch(datasets, world_size):
 
 
 def test_batches_are_length_bucketed_and_padded_to_their_longest(datasets):
-    loader = build_pretrain_loader(datasets["static"], 8, instances_buffer_size=10000, bucket_batches=100)
+    loader = build_pretrain_loader(datasets["static"], 8, instances_buffer_size=10000, bucket_batches=100,
+                                   batch_order="bucketed")
     lengths = loader.dataset.lengths(np.arange(len(loader.dataset)))
     spreads = [np.ptp(lengths[b]) for b in loader.plan(0) if len(b) == 8]
     assert np.mean(spreads) < 0.5 * np.ptp(lengths)
@@ -64,6 +65,26 @@ def test_batches_are_length_bucketed_and_padded_to_their_longest(datasets):
         assert real.max() == batch["src"].shape[1]
         widths.add(batch["src"].shape[1])
     assert len(widths) > 3  # the width follows the batch, not a fixed seq_length
+
+
+def test_random_order_serves_random_batches_in_length_sorted_micro_batches(datasets):
+    loader = build_pretrain_loader(datasets["static"], 16, instances_buffer_size=10000, micro_batches=3)
+    lengths = loader.dataset.lengths(np.arange(len(loader.dataset)))
+    plan = list(loader.plan(0))
+    spreads = [np.ptp(lengths[b]) for b in plan if len(b) == 16]
+    assert np.mean(spreads) > 0.5 * np.ptp(lengths)  # random samples, not buckets
+    assert sorted(np.concatenate(plan).tolist()) == list(range(len(loader.dataset)))
+    served = take(loader, 10)
+    assert any(isinstance(item, list) for item in served)
+    for indices, item in zip(plan, served):
+        pieces = item if isinstance(item, list) else [item]
+        assert 1 <= len(pieces) <= 3 and sum(p["src"].shape[0] for p in pieces) == len(indices)
+        widths = [p["src"].shape[1] for p in pieces]
+        assert widths == sorted(widths)  # shortest first, each padded to its own longest
+        for piece in pieces:
+            assert (piece["seg"] > 0).sum(1).max() == piece["src"].shape[1]
+    with pytest.raises(UserInputError, match="unknown batch order"):
+        build_pretrain_loader(datasets["static"], 16, batch_order="sorted")
 
 
 def test_static_masks_are_stored_and_dynamic_masks_change_every_epoch(datasets):

@@ -1,6 +1,8 @@
 """Command-line option groups shared by every script; ``choices=`` come from the registries."""
 import argparse
+from typing import Any
 
+from uer.data.batch_order import BATCH_ORDERS
 from uer.decoders import DECODERS
 from uer.embeddings import EMBEDDINGS
 from uer.encoders import ENCODERS
@@ -98,14 +100,9 @@ def optimization_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fp16_opt_level", default=None, help=argparse.SUPPRESS)
 
 
-def training_opts(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training")
-    group.add_argument("--batch_size", type=int, default=32)
-    group.add_argument("--seq_length", type=int, default=128)
-    group.add_argument("--epochs_num", type=int, default=3)
-    group.add_argument("--report_steps", type=int, default=100)
-    group.add_argument("--seed", type=int, default=7)
-    group.add_argument("--batch_order", choices=("random", "bucketed"), default="random",
+def batch_order_opts(group: Any) -> None:
+    """``--batch_order`` and ``--micro_batches`` (fine-tuning and pre-training; uer.data.batch_order)."""
+    group.add_argument("--batch_order", choices=BATCH_ORDERS, default="random",
                        help="random: every batch a random sample of the data, padded in length-sorted micro-batches "
                             "(see --micro_batches); bucketed: batches of similar lengths (least padding, fastest, "
                             "but the label mix of a batch follows length: short runs lose accuracy and may "
@@ -114,6 +111,16 @@ def training_opts(parser: argparse.ArgumentParser) -> None:
                        help="With --batch_order random, cut each batch into at most this many length-sorted "
                             "micro-batches, each padded to its own longest; their gradients are summed before "
                             "the one optimizer step (the same update, less padding). 1 pads the whole batch.")
+
+
+def training_opts(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--batch_size", type=int, default=32)
+    group.add_argument("--seq_length", type=int, default=128)
+    group.add_argument("--epochs_num", type=int, default=3)
+    group.add_argument("--report_steps", type=int, default=100)
+    group.add_argument("--seed", type=int, default=7)
+    batch_order_opts(group)
     group.add_argument("--resume", default=None,
                        help="Continue an interrupted run (Ctrl-C saves <output_model_path>.state): 'auto' = that "
                             "state when it exists, or a state's path.")

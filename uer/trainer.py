@@ -26,6 +26,8 @@ import torch.nn as nn
 from uer.model_builder import build_model, with_vocab
 from uer.model_loader import load_model, require_backbone
 from uer.model_saver import save_model, unwrap
+from uer.opts import batch_order_opts
+from uer.targets.common import merge_micro_batch_stats, micro_batch_weights, weighted_loss
 from uer.utils.errors import UserInputError
 from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
 from uer.utils.optimizers import build_optimizer, build_scheduler
@@ -55,6 +57,7 @@ def pretraining_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch_size", type=int, default=32, help="Instances per micro-batch and process.")
     group.add_argument("--instances_buffer_size", type=int, default=25600, help="Loader shuffle buffer.")
     group.add_argument("--seed", type=int, default=7)
+    batch_order_opts(group)
     group.add_argument("--span_masking", action="store_true", help="Dynamic masking: mask spans (SpanBERT).")
     group.add_argument("--span_geo_prob", type=float, default=0.2)
     group.add_argument("--span_max_length", type=int, default=10)
@@ -127,16 +130,18 @@ class Trainer:
         while self.step < args.total_steps:
             self.step += 1
             boundary = self.step % accumulation == 0
-            batch = _to_device(next(batches), ctx.device)
-            # DDP all-reduces gradients on the backward of the last micro-step only.
-            sync = contextlib.nullcontext() if boundary or not hasattr(self.model, "no_sync") else self.model.no_sync()
-            with sync:
-                with autocast(args, ctx.device):
-                    out = self.model(batch)
-                loss = out["loss"] if accumulation == 1 else out["loss"] / accumulation
-                self.scaler.scale(loss).backward()
-            window.add(out, batch["seg"])
-            del out, loss
+            item = next(batches)
+            if isinstance(item, list):  # a batch served in length-sorted micro-batches
+                self._backward_pieces(item, boundary, accumulation, window)
+            else:
+                batch = _to_device(item, ctx.device)
+                with self._sync(boundary):
+                    with autocast(args, ctx.device):
+                        out = self.model(batch)
+                    loss = out["loss"] if accumulation == 1 else out["loss"] / accumulation
+                    self.scaler.scale(loss).backward()
+                window.add(out, batch["seg"])
+                del out, loss
             if boundary:
                 self._optimizer_step()
             last = self.step == args.total_steps
@@ -153,6 +158,27 @@ class Trainer:
                 raise TrainingInterrupted(f"interrupted at step {self.step}: saved "
                                           f"{checkpoint_path(args.output_model_path, self.step)} and its training "
                                           f"state; run the same command with --resume auto to continue")
+
+    def _sync(self, last: bool) -> Any:
+        """DDP all-reduces gradients on the backward of the last micro-step only."""
+        return contextlib.nullcontext() if last or not hasattr(self.model, "no_sync") else self.model.no_sync()
+
+    def _backward_pieces(self, pieces: List[Dict[str, torch.Tensor]], boundary: bool, accumulation: int,
+                         window: StatsWindow) -> None:
+        """Forward and backward over the micro-batches of one batch, each part's loss weighted by the
+        micro-batch's share of its denominator: the gradients are those of the whole batch."""
+        weights = micro_batch_weights(getattr(unwrap(self.model).target, "loss_labels", None), pieces)
+        outs = []
+        for k, (piece, weight) in enumerate(zip(pieces, weights)):
+            piece = _to_device(piece, self.ctx.device)
+            with self._sync(boundary and k == len(pieces) - 1):
+                with autocast(self.args, self.ctx.device):
+                    out = self.model(piece)
+                loss = weighted_loss(out, weight) / accumulation
+                self.scaler.scale(loss).backward()
+            outs.append({key: value.detach() if torch.is_tensor(value) else value for key, value in out.items()})
+            del out, loss
+        window.add(merge_micro_batch_stats(outs, weights), torch.cat([p["seg"].reshape(-1) for p in pieces]))
 
     def _stop_requested(self, boundary: bool) -> bool:
         """After Ctrl-C (agreed by all ranks): stop at the first step that ends an optimizer step,

@@ -6,19 +6,26 @@ position ``(epoch, buffer, batch)`` is enough to resume exactly, without replayi
 1. the rank owns instances ``i`` with ``i % world_size == rank``;
 2. its share is cut into buffers of ``instances_buffer_size`` consecutive instances (contiguous
    reads), visited in a random order that changes every epoch;
-3. a buffer is shuffled, cut into chunks of ``bucket_batches`` batches, each chunk sorted by
-   length and cut into batches (similar lengths pad little), and the batches are shuffled;
-4. each batch is padded to its longest instance; dynamically masked datasets are masked here,
-   with fresh random masks every time an instance is served.
+3. a buffer is shuffled and cut into batches, which are shuffled. With ``batch_order="random"``
+   each batch is a random sample of the buffer, cut into at most ``micro_batches`` length-sorted
+   micro-batches (:func:`uer.data.batch_order.split_by_length`); with ``"bucketed"`` chunks of
+   ``bucket_batches`` batches are sorted by length before the cut (least padding, but batches of
+   one length: the losses of short instances weigh more);
+4. each (micro-)batch is padded to its longest instance; dynamically masked datasets are masked
+   here, with fresh random masks every time an instance is served.
+
+A batch cut into several micro-batches is served as a list of batch dicts (the trainer weights
+their losses so that the update is the one of the whole batch), a whole batch as one dict.
 
 Pre-training has no epochs for the trainer: the loader cycles forever.
 """
 import logging
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 import torch
 
+from uer.data.batch_order import BATCH_ORDERS, split_by_length
 from uer.data.format import DatasetFile, vocab_fingerprint
 from uer.data.masking import Masker, MaskingConfig
 from uer.data.processors import DATA_PROCESSORS
@@ -82,7 +89,7 @@ class PretrainLoader:
 
     def __init__(self, dataset: PretrainDataset, batch_size: int, rank: int = 0, world_size: int = 1,
                  seed: int = 7, instances_buffer_size: int = 25600, bucket_batches: int = 100,
-                 masking: Optional[MaskingConfig] = None):
+                 masking: Optional[MaskingConfig] = None, batch_order: str = "random", micro_batches: int = 1):
         if batch_size < 1:
             raise UserInputError("--batch_size must be at least 1")
         if not 0 <= rank < world_size:
@@ -96,7 +103,12 @@ class PretrainLoader:
             raise UserInputError(f"the dataset holds {len(dataset)} instances, fewer than the "
                                  f"{world_size} processes that share it", path=dataset.path)
         self.buffer_size = max(batch_size, instances_buffer_size)
-        self.bucket = max(1, bucket_batches) * batch_size
+        if batch_order not in BATCH_ORDERS:
+            raise UserInputError(f"unknown batch order '{batch_order}' (expected one of {', '.join(BATCH_ORDERS)})")
+        if micro_batches < 1:
+            raise UserInputError(f"--micro_batches must be at least 1, got {micro_batches}")
+        self.batch_order, self.micro_batches = batch_order, micro_batches
+        self.bucket = (max(1, bucket_batches) if batch_order == "bucketed" else 1) * batch_size
         self.buffers = (self.share + self.buffer_size - 1) // self.buffer_size
         self.masker = Masker(masking) if masking is not None else None
         if dataset.dynamic_masking and self.masker is None:
@@ -120,7 +132,8 @@ class PretrainLoader:
             batches = []
             for start in range(0, len(indices), self.bucket):
                 chunk = indices[start:start + self.bucket]
-                chunk = chunk[np.argsort(self.dataset.lengths(chunk), kind="stable")]
+                if self.batch_order == "bucketed":
+                    chunk = chunk[np.argsort(self.dataset.lengths(chunk), kind="stable")]
                 batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
             self._plan = [batches[i] for i in rng.permutation(len(batches))]
             self._plan_key = (epoch, k)
@@ -132,10 +145,10 @@ class PretrainLoader:
             yield from self._batches(epoch, k)
 
     # ---- iteration ---------------------------------------------------------------------
-    def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
+    def __iter__(self) -> "PretrainLoader":
         return self
 
-    def __next__(self) -> Dict[str, torch.Tensor]:
+    def __next__(self) -> Union[Dict[str, torch.Tensor], List[Dict[str, torch.Tensor]]]:
         batches = self._batches(self.epoch, self.buffer)
         while self.batch >= len(batches):
             self.batch = 0
@@ -146,6 +159,14 @@ class PretrainLoader:
         indices = batches[self.batch]
         rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.buffer, self.batch, 1])
         self.batch += 1
+        if self.batch_order == "random" and self.micro_batches > 1:
+            lengths = self.dataset.lengths(indices)
+            pieces = split_by_length(np.arange(len(indices)), lengths, self.micro_batches)
+            if len(pieces) > 1:
+                return [self._collate(indices[piece], rng) for piece in pieces]
+        return self._collate(indices, rng)
+
+    def _collate(self, indices: np.ndarray, rng: np.random.Generator) -> Dict[str, torch.Tensor]:
         arrays = self.dataset.collate(indices, self.masker, rng)
         return {key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64)) for key, value in arrays.items()}
 
@@ -224,11 +245,13 @@ def check_fits_options(dataset: PretrainDataset, args: Any) -> None:
 
 def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int = 0, world_size: int = 1,
                           seed: Optional[int] = None, args: Any = None, vocab: Any = None, tgt_vocab: Any = None,
-                          instances_buffer_size: Optional[int] = None, bucket_batches: int = 100) -> PretrainLoader:
+                          instances_buffer_size: Optional[int] = None, bucket_batches: int = 100,
+                          batch_order: Optional[str] = None, micro_batches: Optional[int] = None) -> PretrainLoader:
     """Open the dataset and return this rank's loader, after checking it against the vocabulary.
 
     ``path`` may also be the resolved options (``build_pretrain_loader(args, rank=r, world_size=n)``):
-    ``dataset_path``, ``batch_size``, ``seed``, ``instances_buffer_size``, the span-masking flags,
+    ``dataset_path``, ``batch_size``, ``seed``, ``instances_buffer_size``, ``batch_order`` (default
+    random), ``micro_batches`` (default 1), the span-masking flags,
     and the vocabulary options (loaded to check them when ``vocab`` is not given) come from it.
     """
     if not isinstance(path, (str, bytes)) and hasattr(path, "dataset_path"):
@@ -249,7 +272,8 @@ def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int
     if instances_buffer_size is None:
         instances_buffer_size = getattr(args, "instances_buffer_size", None) or 25600
     loader = PretrainLoader(dataset, batch_size, rank, world_size, seed, instances_buffer_size, bucket_batches,
-                            masking_from(dataset, args))
+                            masking_from(dataset, args), batch_order or getattr(args, "batch_order", "random"),
+                            micro_batches or getattr(args, "micro_batches", 1))
     logger.info("dataset %s: %d instances for --target %s (%s masking); rank %d of %d serves %d", path,
                 len(dataset), dataset.target, (dataset.header.get("masking") or {}).get("mode", "no"),
                 rank, world_size, loader.share)

@@ -14,6 +14,8 @@ from uer.utils.pooling import pool
 class ClsTarget(nn.Module):
     """pooling -> tanh(``linear_1``) -> ``linear_2`` over ``--labels_num`` classes."""
 
+    loss_labels = {"cls": "tgt"}
+
     def __init__(self, hidden_size: int, labels_num: int, pooling: str):
         super().__init__()
         self.pooling = pooling

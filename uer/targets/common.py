@@ -1,5 +1,10 @@
-"""Loss helpers shared by targets: every target reports loss, correct and denominator per part."""
-from typing import Callable, Dict, Optional
+"""Loss helpers shared by targets: every target reports loss, correct and denominator per part.
+
+A target's ``loss_labels`` names, per part, the batch key of its labels, so that the loss of a batch
+served in micro-batches can be put together exactly: each part's mean is weighted by the share of
+the part's denominator that the micro-batch holds (:func:`micro_batch_weights`).
+"""
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -53,3 +58,45 @@ def total_loss(stats: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     parts = [value for key, value in stats.items() if key.startswith("loss_")]
     stats["loss"] = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
     return stats
+
+
+def label_count(labels: torch.Tensor) -> int:
+    """What a part's loss is a mean over: predicted positions (``> 0``) of token labels [batch x
+    length], every row of class labels [batch] (as :func:`token_stats` / :func:`classification_stats`)."""
+    return int((labels > 0).sum()) if labels.dim() >= 2 else labels.numel()
+
+
+def micro_batch_weights(loss_labels: Optional[Mapping[str, str]], pieces: Sequence[Dict[str, torch.Tensor]]
+                        ) -> List[Dict[str, float]]:
+    """Per micro-batch and part: its share of the whole batch's denominator (they sum to 1). A
+    target without ``loss_labels`` gets each micro-batch's share of the rows for its whole loss
+    (``"*"``): exact for means over rows, close for means over tokens."""
+    if not loss_labels:
+        rows = [piece["src"].shape[0] for piece in pieces]
+        return [{"*": n / sum(rows)} for n in rows]
+    counts = [{part: label_count(piece[key]) for part, key in loss_labels.items()} for piece in pieces]
+    totals = {part: sum(c[part] for c in counts) for part in loss_labels}
+    return [{part: c[part] / totals[part] if totals[part] else 0.0 for part in loss_labels} for c in counts]
+
+
+def weighted_loss(stats: Dict[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+    """One micro-batch's contribution to the whole batch's ``loss``."""
+    if "*" in weights:
+        return stats["loss"] * weights["*"]
+    parts = [stats[f"loss_{part}"] * weight for part, weight in weights.items()]
+    return parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+
+
+def merge_micro_batch_stats(outs: Sequence[Dict[str, torch.Tensor]], weights: Sequence[Mapping[str, float]]
+                            ) -> Dict[str, torch.Tensor]:
+    """The statistics of the whole batch: part losses weighted, counts summed."""
+    merged: Dict[str, torch.Tensor] = {}
+    for out, weight in zip(outs, weights):
+        for key, value in out.items():
+            if key == "loss" or not torch.is_tensor(value):
+                continue
+            value = value.detach()
+            if key.startswith("loss_"):
+                value = value.float() * weight.get(key[len("loss_"):], weight.get("*", 0.0))
+            merged[key] = merged[key] + value if key in merged else value
+    return total_loss(merged)

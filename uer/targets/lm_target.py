@@ -13,6 +13,7 @@ from uer.targets.common import token_stats, total_loss
 class LmTarget(nn.Module):
     """Next-token prediction with ``output_layer`` (bias only with ``--has_lmtarget_bias``)."""
 
+    loss_labels = {"lm": "tgt"}
     tied_layer = "output_layer"
 
     def __init__(self, hidden_size: int, vocab_size: int, bias: bool):
@@ -37,6 +38,8 @@ class PrefixLmTarget(LmTarget):
 class BilmTarget(nn.Module):
     """ELMo (Peters et al., 2018): the first half of the hidden state predicts the next token, the
     second half the previous one, through one shared ``output_layer`` of width hidden_size / 2."""
+
+    loss_labels = {"forward": "tgt_forward", "backward": "tgt_backward"}
 
     def __init__(self, hidden_size: int, vocab_size: int, bias: bool):
         super().__init__()

@@ -19,6 +19,7 @@ class MlmTarget(nn.Module):
     """
 
     tied_layer = "mlm_linear_2"
+    loss_labels = {"mlm": "tgt_mlm"}  # part -> the batch key of its labels (see targets.common)
 
     def __init__(self, args: Namespace):
         super().__init__()
@@ -51,6 +52,7 @@ class _SentencePairTarget(MlmTarget):
     """MLM plus a two-way classifier on the first token ([CLS]) through a tanh pooler."""
 
     pair_prefix = ""
+    loss_labels = {"mlm": "tgt_mlm", "sp": "is_next"}
 
     def __init__(self, args: Namespace):
         super().__init__(args)

@@ -17,6 +17,7 @@ class Seq2seqTarget(nn.Module):
     """Target-side ``embedding`` (``--tgt_embedding``) + ``decoder`` + ``output_layer`` over the
     target vocabulary (``tgt_vocab_size``, the source vocabulary when absent)."""
 
+    loss_labels = {"seq2seq": "tgt_out"}
     tied_layer = "output_layer"
 
     def __init__(self, args: Namespace):
