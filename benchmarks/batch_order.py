@@ -12,6 +12,8 @@ Parts (each run is run_classifier.py / run_ner.py in a fresh process, orders alt
   tokens / padded slots) computed from each order's batches on the same data.
 - ``ner``: MSRA NER (train on test.tsv, 4,636 sentences; dev.tsv for the F1), BERT-mini from random
   initialisation, 3 epochs, lr 5e-4, 30% warm-up: entity F1 per seed.
+- ``pretrain``: BERT-mini ``--target bert`` pre-training on corpora/book_review_bert.txt (dynamic
+  masking, seq 128, batch 32) per order: real tokens/s of pretrain.py's own loop (pretrain_bench.py).
 The original UER-py's figures for ``short`` (measured in the issue) are printed as the reference.
 """
 import argparse
@@ -33,9 +35,10 @@ ORIGINAL_SHORT = {1: 73.62, 2: 75.83, 3: 75.46}  # UER-py, same setting (issue 1
 F1_LINE = re.compile(r"^.*Report precision, recall, and f1:\s*\n.*?([\d.]+), ([\d.]+), ([\d.]+)\s*$", re.M)
 SIZES = {
     "full": dict(short_train=4000, short_dev=2000, short_test=None, speed_train=None, speed_dev=2000,
-                 ner_train=None, ner_dev=None, ner_epochs=3, config="models/bert/mini_config.json"),
+                 ner_train=None, ner_dev=None, ner_epochs=3, config="models/bert/mini_config.json",
+                 pretrain_warmup=5, pretrain_steps=60),
     "toy": dict(short_train=64, short_dev=32, short_test=32, speed_train=64, speed_dev=16,
-                ner_train=32, ner_dev=16, ner_epochs=1, config=None),
+                ner_train=32, ner_dev=16, ner_epochs=1, config=None, pretrain_warmup=1, pretrain_steps=2),
 }
 TOY_BERT = {"emb_size": 32, "hidden_size": 32, "feedforward_size": 64, "heads_num": 4, "layers_num": 2,
             "hidden_act": "gelu", "dropout": 0.1, "max_seq_length": 512, "layernorm_eps": 1e-12,
@@ -153,6 +156,29 @@ class Bench:
                 self.results.setdefault("ner", []).append(result)
 
 
+    def pretrain(self) -> None:
+        dataset = os.path.join(self.work, "pretrain_bert.uer")
+        if not os.path.exists(dataset):
+            run_measured(python_cmd("preprocess.py", "--corpus_path", os.path.join(self.data, "corpora",
+                                                                                   "book_review_bert.txt"),
+                                    "--vocab_path", self.vocab, "--dataset_path", dataset, "--target", "bert",
+                                    "--seq_length", 128, "--dynamic_masking", "--no_progress"),
+                         self.opts.timeout).check()
+        for repeat in range(self.opts.speed_repeats):
+            for order in self.opts.pretrain_orders:
+                m = run_measured(python_cmd(
+                    "benchmarks/pretrain_bench.py", "--dataset_path", dataset, "--vocab_path", self.vocab,
+                    "--config_path", self.config, "--target", "bert", "--batch_size", 32, "--warmup_steps",
+                    self.size["pretrain_warmup"], "--steps", self.size["pretrain_steps"], "--",
+                    *self.order_flags(order)), self.opts.timeout).check()
+                line = json.loads([x for x in m.stdout.splitlines() if x.startswith("{")][-1])
+                result = {"order": order, "tokens_per_s": line["real_tokens_per_s"],
+                          "peak_rss_mb": line["peak_rss_mb"]}
+                print(f"pretrain {order:10s} {result['tokens_per_s']:.0f} real tokens/s  "
+                      f"{result['peak_rss_mb']:.0f} MB", flush=True)
+                self.results.setdefault("pretrain", []).append(result)
+
+
 def summary(values: Sequence[float]) -> str:
     return f"{statistics.mean(values):.2f} [{min(values):.2f}-{max(values):.2f}]" if values else "-"
 
@@ -189,6 +215,17 @@ def report(results: Dict[str, List[dict]], orders: Sequence[str]) -> List[str]:
             lines.append(f"| {order} | {rate:.1f} | {rate / base:.2f}x | {rows[0]['padding_fraction']:.3f} | "
                          f"{statistics.mean([r['dev'] for r in rows]):.2f} |")
         lines.append("")
+    if results.get("pretrain"):
+        lines += ["### Pre-training BERT-mini --target bert, book reviews, batch 32", "",
+                  "| order | real tokens/s (median) | vs bucketed | peak RSS MB |", "|---|---|---|---|"]
+        by_order = {}
+        for r in results["pretrain"]:
+            by_order.setdefault(r["order"], []).append(r)
+        base = statistics.median([r["tokens_per_s"] for r in by_order.get("bucketed", [])] or [float("nan")])
+        for order, rows in by_order.items():
+            rate = statistics.median([r["tokens_per_s"] for r in rows])
+            lines.append(f"| {order} | {rate:.0f} | {rate / base:.2f}x | {max(r['peak_rss_mb'] for r in rows):.0f} |")
+        lines.append("")
     if results.get("ner"):
         seeds = sorted({r["seed"] for r in results["ner"]})
         lines += ["### MSRA NER, 3 epochs, entity F1 (%)", "", "| seed | " + " | ".join(orders) + " |",
@@ -208,14 +245,15 @@ def report(results: Dict[str, List[dict]], orders: Sequence[str]) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="short,speed,ner")
+    parser.add_argument("--parts", default="short,speed,ner,pretrain")
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--seeds", default="1,2,3,4,5", help="Seeds of the short runs.")
     parser.add_argument("--ner_seeds", default="1,2,3")
     parser.add_argument("--orders", default="random,bucketed",
                         help="Orders compared: random (with --micro_batches), random:N (N micro-batches), bucketed.")
     parser.add_argument("--speed_orders", default="bucketed,random:1,random:2,random:4,random:6")
-    parser.add_argument("--speed_repeats", type=int, default=1)
+    parser.add_argument("--pretrain_orders", default="bucketed,random:1,random:4")
+    parser.add_argument("--speed_repeats", type=int, default=1, help="Repeats of the speed and pretrain parts.")
     parser.add_argument("--micro_batches", type=int, default=4, help="Micro-batches of the 'random' order.")
     parser.add_argument("--data_dir", default=default_data_dir())
     parser.add_argument("--work_dir", default=None)
@@ -227,14 +265,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     opts.ner_seeds = [int(s) for s in opts.ner_seeds.split(",")]
     opts.orders = opts.orders.split(",")
     opts.speed_orders = opts.speed_orders.split(",")
+    opts.pretrain_orders = opts.pretrain_orders.split(",")
     bench = Bench(opts)
     if opts.results_json and os.path.exists(opts.results_json):
         with open(opts.results_json, encoding="utf-8") as handle:
             bench.results = json.load(handle)
     print("machine:", json.dumps(machine_description()), flush=True)
     for part in opts.parts.split(","):
-        if part not in ("short", "speed", "ner"):
-            sys.exit(f"error: unknown part '{part}' (expected short, speed, ner)")
+        if part not in ("short", "speed", "ner", "pretrain"):
+            sys.exit(f"error: unknown part '{part}' (expected short, speed, ner, pretrain)")
         bench.results[part] = []
         getattr(bench, part)()
         if opts.results_json:

@@ -106,9 +106,11 @@ def pretrain_items(ctx) -> Dict[str, Callable[[Store], None]]:
 
         def ours(store: Store, target=target, common_args=common_args) -> None:
             item = f"pt_{target}_ours"
+            # Both sides read the same bucketed batches: this compares the training step itself
+            # (benchmarks/batch_order.py measures the batch orders).
             m = measure(store, item, python_cmd("benchmarks/pretrain_bench.py", "--dataset_path",
                                                 pretrain_dataset(ctx, target), "--vocab_path", ctx.vocab,
-                                                *common_args), ctx.timeout)
+                                                *common_args, "--", "--batch_order", "bucketed"), ctx.timeout)
             line = [x for x in m.stdout.splitlines() if x.startswith("{")][-1]
             record(store, item, json.loads(line))
 

@@ -157,7 +157,8 @@ def pretrain(opts: argparse.Namespace) -> None:
     from uer.data.loader import build_pretrain_loader
 
     torch.manual_seed(opts.seed)
-    loader = iter(build_pretrain_loader(opts.dataset_path, batch_size=opts.batch_size, seed=opts.seed))
+    loader = iter(build_pretrain_loader(opts.dataset_path, batch_size=opts.batch_size, seed=opts.seed,
+                                        batch_order="bucketed"))
     vocab_size = loader.dataset.header["vocab"]["size"]
     model = pretrain_model(opts, vocab_size)
     model.train()

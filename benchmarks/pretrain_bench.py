@@ -61,7 +61,8 @@ class TimedBatches:
         batch = next(self.batches)
         self.served += 1
         if self.served > self.warmup_steps:
-            self.tokens += int((batch["seg"] > 0).sum())
+            pieces = batch if isinstance(batch, list) else [batch]  # a batch cut into micro-batches
+            self.tokens += sum(int((piece["seg"] > 0).sum()) for piece in pieces)
         return batch
 
 

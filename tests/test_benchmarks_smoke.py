@@ -120,3 +120,34 @@ def test_toy_run_of_every_part(tmp_path):
     assert store["pp_bert_ours"]["metrics"]["instances"][0] > 0
     assert 0 <= store["ft_bert_ours"]["metrics"]["test_acc"][0] <= 100
     assert store["inf_ours"]["meta"]["examples"] == store["inf_peer"]["meta"]["examples"] == 32
+
+
+def test_batch_order_benchmark_runs_every_part_at_toy_size(tmp_path):
+    data = write_data_dir(str(tmp_path / "data"))
+    ner = os.path.join(data, "datasets", "msra_ner")
+    os.makedirs(ner)
+    rng = random.Random(1)
+    for name, n in (("test", 40), ("dev", 20)):
+        rows = []
+        for _ in range(n):
+            chars = [rng.choice(OTHER) for _ in range(rng.randint(3, 20))]
+            tags = ["B-PER" if i == 1 else "O" for i in range(len(chars))]
+            rows.append(" ".join(chars) + "\t" + " ".join(tags))
+        with open(os.path.join(ner, f"{name}.tsv"), "w", encoding="utf-8") as handle:
+            handle.write("text_a\tlabel\n" + "\n".join(rows) + "\n")
+    with open(os.path.join(ner, "label2id.json"), "w", encoding="utf-8") as handle:
+        json.dump({"O": 0, "B-PER": 1, "I-PER": 2}, handle)
+    out = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "batch_order.py"), "--size", "toy",
+                          "--data_dir", data, "--work_dir", str(tmp_path / "work"), "--seeds", "1",
+                          "--ner_seeds", "1", "--speed_orders", "bucketed,random:2", "--pretrain_orders", "bucketed,random:3",
+                          "--results_json", str(tmp_path / "results.json")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["order"] for r in results["short"]} == {"random", "bucketed"}
+    assert {r["order"] for r in results["speed"]} == {"bucketed", "random:2"}
+    assert all(0 < r["padding_fraction"] <= 1 for r in results["speed"])
+    assert len(results["ner"]) == 2 and all(0 <= r["f1"] <= 100 for r in results["ner"])
+    assert [r["order"] for r in results["pretrain"]] == ["bucketed", "random:3"]
+    assert all(r["tokens_per_s"] > 0 for r in results["pretrain"])
+    assert "| 1 | " in out.stdout and "vs bucketed" in out.stdout and "entity F1" in out.stdout
