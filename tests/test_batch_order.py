@@ -133,16 +133,9 @@ def test_a_collapse_to_one_class_is_reported(caplog):
     assert not warn_if_collapsed(np.ones(5, dtype=np.int64), np.ones(5, dtype=np.int64), 2)
 
 
-def trimmed_rows(batch, rows):
-    """The rows of a padded pre-training batch, cut to their own longest source (as the loader pads)."""
-    width = int((batch["seg"][rows] > 0).sum(1).max())
-    return {key: value[rows][:, :width] if value.dim() == 2 and value.shape[1] == batch["src"].shape[1]
-            else value[rows] for key, value in batch.items()}
-
-
 @pytest.mark.parametrize("target", ["bert", "lm", "bilm", "cls", "t5"])
 def test_pretraining_micro_batches_give_the_update_of_the_whole_batch(tmp_path, target):
-    from tests.trainer_fixtures import VOCAB_SIZE as PRETRAIN_VOCAB, SyntheticLoader, parse
+    from tests.trainer_fixtures import VOCAB_SIZE as PRETRAIN_VOCAB, SyntheticLoader, parse, trimmed_rows
     from uer.model_builder import build_model
     from uer.targets.common import merge_micro_batch_stats, micro_batch_weights, weighted_loss
 

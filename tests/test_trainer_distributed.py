@@ -48,6 +48,24 @@ def test_world_size_spawn_on_cpu_with_gloo(tmp_path):
     assert_ranks_agree_and_trained(str(tmp_path), args)
 
 
+def test_micro_batches_under_ddp_end_where_whole_batches_do(tmp_path):
+    """Each rank serves its batches cut into length-sorted micro-batches; gradients are reduced once
+    per batch (no_sync on the others), and the run ends with the weights of whole batches."""
+    weights = {}
+    for pieces in (0, 3):
+        directory = tmp_path / f"pieces{pieces}"
+        args = parse(str(directory), "bert", "--total_steps", "4", "--save_checkpoint_steps", "4", "--world_size",
+                     "2", "--backend", "gloo", "--master_ip", f"tcp://127.0.0.1:{free_port()}", "--batch_size", "6")
+        args.dropout, args.dump_dir, args.synthetic_micro_batches = 0.0, str(directory), pieces
+        launch(dumping_worker, args)
+        rank0 = torch.load(os.path.join(directory, "rank0.pt"))
+        rank1 = torch.load(os.path.join(directory, "rank1.pt"))
+        assert all(torch.equal(rank0[key], rank1[key]) for key in rank0)
+        weights[pieces] = rank0
+    for key, value in weights[0].items():
+        torch.testing.assert_close(weights[3][key], value, atol=1e-5, rtol=1e-4)
+
+
 def test_torchrun_on_cpu(tmp_path):
     args_file = tmp_path / "run.py"
     args_file.write_text(textwrap.dedent(f"""

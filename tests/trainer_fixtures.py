@@ -62,9 +62,10 @@ class SyntheticLoader:
     """Endless random batches padded to the longest instance; resumable via ``state_dict``."""
 
     def __init__(self, target: str, batch_size: int = 4, seq_length: int = 12, seed: int = 0,
-                 labels_num: int = 3, stop_after: int = 0):
+                 labels_num: int = 3, stop_after: int = 0, micro_batches: int = 0):
         self.target, self.batch_size, self.seq_length = target, batch_size, seq_length
         self.labels_num = labels_num
+        self.micro_batches = micro_batches  # > 0: serve each batch as that many micro-batches, as the loader does
         self.stop_after = stop_after  # > 0: simulate a crash when that many batches were served
         self.served = 0
         self.rng = np.random.default_rng(seed)
@@ -80,7 +81,8 @@ class SyntheticLoader:
             if self.stop_after and self.served == self.stop_after:
                 raise KeyboardInterrupt("simulated interruption")
             self.served += 1
-            yield self.batch()
+            batch = self.batch()
+            yield as_micro_batches(batch, self.micro_batches) if self.micro_batches else batch
 
     def batch(self) -> Dict[str, torch.Tensor]:
         rng, b = self.rng, self.batch_size
@@ -115,13 +117,27 @@ class SyntheticLoader:
         return {key: torch.from_numpy(np.ascontiguousarray(value)).long() for key, value in batch.items()}
 
 
+def trimmed_rows(batch: Dict[str, torch.Tensor], rows: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """The rows of a padded batch, cut to their own longest source (as the loader pads a micro-batch)."""
+    width = int((batch["seg"][rows] > 0).sum(1).max())
+    return {key: value[rows][:, :width] if value.dim() == 2 and value.shape[1] == batch["src"].shape[1]
+            else value[rows] for key, value in batch.items()}
+
+
+def as_micro_batches(batch: Dict[str, torch.Tensor], pieces: int) -> List[Dict[str, torch.Tensor]]:
+    """``batch`` sorted by length and cut into ``pieces`` micro-batches, each padded to its longest."""
+    order = torch.argsort((batch["seg"] > 0).sum(1), stable=True)
+    return [trimmed_rows(batch, rows) for rows in torch.tensor_split(order, pieces) if len(rows)]
+
+
 def synthetic_worker(args) -> None:
     """pretrain_worker with the synthetic loader (importable, so spawned processes can run it)."""
     import uer.trainer as trainer
 
     def build(args, ctx):
         return SyntheticLoader(args.target, batch_size=args.batch_size, seed=args.seed + 1000 * ctx.rank,
-                               labels_num=args.labels_num or 3, stop_after=getattr(args, "stop_after", 0))
+                               labels_num=args.labels_num or 3, stop_after=getattr(args, "stop_after", 0),
+                               micro_batches=getattr(args, "synthetic_micro_batches", 0))
 
     original, trainer.build_pretrain_loader = trainer.build_pretrain_loader, build
     try:

@@ -270,13 +270,15 @@ def with_labels_num(args: Any, loader: Any) -> Any:
     return args
 
 
-def unused_parameters(model: nn.Module, batch: Dict[str, torch.Tensor], args: Any, ctx: DistContext) -> List[str]:
-    """Parameters that get no gradient from ``batch`` (DDP must then look for unused ones every
-    step, which costs a graph traversal, so it is only enabled when needed). Random state is kept."""
+def unused_parameters(model: nn.Module, batch: Any, args: Any, ctx: DistContext) -> List[str]:
+    """Parameters that get no gradient from ``batch`` (a batch dict or its micro-batches; DDP must
+    then look for unused ones every step, which costs a graph traversal, so it is only enabled when
+    needed). Random state is kept."""
     with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
-        with autocast(args, ctx.device):
-            loss = model(_to_device(batch, ctx.device))["loss"]
-        loss.backward()
+        for piece in batch if isinstance(batch, list) else [batch]:
+            with autocast(args, ctx.device):
+                loss = model(_to_device(piece, ctx.device))["loss"]
+            loss.backward()
     unused = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
     model.zero_grad(set_to_none=True)
     return unused
