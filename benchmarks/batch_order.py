@@ -259,7 +259,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--work_dir", default=None)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS of each run (0: torch's default).")
-    parser.add_argument("--results_json", default=None, help="Keep the raw results (merged with the file's).")
+    parser.add_argument("--results_json", default=None,
+                        help="Keep the raw results: runs of the same part, order and seed replace the file's, "
+                             "others are kept, so the parts and orders can be measured by separate commands.")
+    parser.add_argument("--report_only", action="store_true", help="Print the tables of --results_json for --orders.")
     opts = parser.parse_args(argv)
     opts.seeds = [int(s) for s in opts.seeds.split(",")]
     opts.ner_seeds = [int(s) for s in opts.ner_seeds.split(",")]
@@ -271,11 +274,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         with open(opts.results_json, encoding="utf-8") as handle:
             bench.results = json.load(handle)
     print("machine:", json.dumps(machine_description()), flush=True)
-    for part in opts.parts.split(","):
+    for part in [] if opts.report_only else opts.parts.split(","):
         if part not in ("short", "speed", "ner", "pretrain"):
             sys.exit(f"error: unknown part '{part}' (expected short, speed, ner, pretrain)")
+        earlier = bench.results.get(part, [])
         bench.results[part] = []
         getattr(bench, part)()
+        measured = {(r["order"], r.get("seed")) for r in bench.results[part]}
+        bench.results[part] = [r for r in earlier if (r["order"], r.get("seed")) not in measured] + bench.results[part]
         if opts.results_json:
             with open(opts.results_json + ".tmp", "w", encoding="utf-8") as handle:
                 json.dump(bench.results, handle, indent=1)
