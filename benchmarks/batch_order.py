@@ -24,7 +24,7 @@ import re
 import statistics
 import sys
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,6 +56,15 @@ def head_rows(src: str, dst: str, rows: Optional[int]) -> str:
     return dst
 
 
+def order_settings(order: str, micro_batches: int) -> Tuple[str, int, int]:
+    """``random`` / ``random:N`` (N micro-batches), ``bucketed`` (100 batches sorted together, whole
+    batches) / ``bucketed:K`` (K batches sorted together, then ``micro_batches``) -> (order, micro, bucket)."""
+    name, _, value = order.partition(":")
+    if name == "bucketed":
+        return name, micro_batches if value else 1, int(value or 100)
+    return name, int(value or micro_batches), 100
+
+
 def padding_fraction(train_path: str, vocab: str, order: str, micro_batches: int, seed: int) -> float:
     """Real tokens / padded slots over one epoch of ``order``'s training batches."""
     import numpy as np
@@ -67,7 +76,8 @@ def padding_fraction(train_path: str, vocab: str, order: str, micro_batches: int
     tokenizer = build_tokenizer(argparse.Namespace(tokenizer="bert", vocab_path=vocab, spm_model_path=None,
                                                    do_lower_case=True))
     lengths = read_classification(train_path, PairEncoder(tokenizer, 128)).lengths
-    batches = training_batches(lengths, 32, random.Random(seed), order, micro_batches)
+    name, micro, bucket = order_settings(order, micro_batches)
+    batches = training_batches(lengths, 32, random.Random(seed), name, micro, bucket)
     slots = sum(len(piece) * int(lengths[piece].max()) for batch in batches for piece in batch)
     return float(np.sum(lengths)) / slots
 
@@ -95,10 +105,8 @@ class Bench:
         return head_rows(src, os.path.join(self.work, f"douban_{split}_{rows or 'all'}.tsv"), rows)
 
     def order_flags(self, order: str) -> List[str]:
-        if order == "bucketed":
-            return ["--batch_order", "bucketed"]
-        micro = order.split(":")[1] if ":" in order else str(self.opts.micro_batches)
-        return ["--batch_order", "random", "--micro_batches", micro]
+        name, micro, bucket = order_settings(order, self.opts.micro_batches)
+        return ["--batch_order", name, "--micro_batches", str(micro), "--bucket_batches", str(bucket)]
 
     def classifier(self, order: str, seed: int, train: str, dev: str, test: Optional[str]) -> dict:
         extra = ["--test_path", test] if test else []
@@ -127,8 +135,7 @@ class Bench:
         for repeat in range(self.opts.speed_repeats):
             for order in self.opts.speed_orders:
                 result = self.classifier(order, 7 + repeat, train, dev, None)
-                micro = int(order.split(":")[1]) if ":" in order else self.opts.micro_batches
-                result["padding_fraction"] = padding_fraction(train, self.vocab, order.split(":")[0], micro, 7)
+                result["padding_fraction"] = padding_fraction(train, self.vocab, order, self.opts.micro_batches, 7)
                 print(f"speed  {order:10s} {result['examples_per_s']:.1f} ex/s  real/slots "
                       f"{result['padding_fraction']:.3f}  dev {result['dev']:.2f}", flush=True)
                 self.results.setdefault("speed", []).append(result)

@@ -167,3 +167,14 @@ def test_pretraining_micro_batches_give_the_update_of_the_whole_batch(tmp_path, 
             assert int(merged[key]) == int(whole[key])
     for name, grad in reference.items():
         torch.testing.assert_close(model.get_parameter(name).grad, grad, atol=1e-6, rtol=1e-5)
+
+
+def test_bucketed_order_sorts_chunks_and_cuts_only_batches_of_mixed_lengths():
+    lengths = np.random.default_rng(5).integers(1, 129, size=4000)
+    whole = training_batches(lengths, 32, random.Random(0), "bucketed", micro_batches=4)
+    assert np.mean([len(batch) == 1 for batch in whole]) > 0.9  # one length per batch: nothing to cut
+    small = training_batches(lengths, 32, random.Random(0), "bucketed", micro_batches=4, chunk_batches=2)
+    flat = np.concatenate([piece for batch in small for piece in batch])
+    assert sorted(flat.tolist()) == list(range(4000)) and max(len(batch) for batch in small) > 1
+    spread = np.mean([np.ptp(lengths[np.concatenate(batch)]) for batch in small])
+    assert 40 < spread < 90  # half of a random 64's range (~125), not one length, not a random batch

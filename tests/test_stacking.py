@@ -79,8 +79,10 @@ def test_bayesopt_then_lgb_end_to_end(features, tmp_path, capsys):
     out = capsys.readouterr().out
     for text in ("Confusion matrix:", "Report precision, recall, and f1:", "Label 0: ", "Label 1: ", "Macro F1: "):
         assert text in out
-    acc = float(next(line for line in out.splitlines() if line.startswith("Acc. (Correct/Total)")).split()[2])
-    assert acc >= 0.7
+    line = next(line for line in out.splitlines() if line.startswith("Acc. (Correct/Total)"))
+    correct, total = (int(x) for x in line.split()[3].strip("()").split("/"))
+    acc = correct / total  # the printed 4 decimals would not match e.g. 59/60 to pytest.approx's 1e-6
+    assert acc >= 0.7 and line.split()[2] == f"{acc:.4f}"
     import lightgbm
 
     booster = lightgbm.Booster(model_file=model_path)

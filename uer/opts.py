@@ -111,6 +111,9 @@ def batch_order_opts(group: Any) -> None:
                        help="With --batch_order random, cut each batch into at most this many length-sorted "
                             "micro-batches, each padded to its own longest; their gradients are summed before "
                             "the one optimizer step (the same update, less padding). 1 pads the whole batch.")
+    group.add_argument("--bucket_batches", type=int, default=100,
+                       help="With --batch_order bucketed: how many batches' worth of shuffled examples are sorted "
+                            "by length before they are cut into batches (1 = random batches).")
 
 
 def training_opts(parser: argparse.ArgumentParser) -> None:

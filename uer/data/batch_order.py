@@ -82,11 +82,14 @@ def split_by_length(batch: np.ndarray, lengths: np.ndarray, max_pieces: int,
 
 
 def training_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, order: str = "random",
-                     micro_batches: int = 1) -> List[List[np.ndarray]]:
-    """One epoch of training batches in ``order``; each batch is a list of micro-batches."""
+                     micro_batches: int = 1, chunk_batches: int = BUCKET_CHUNK_BATCHES) -> List[List[np.ndarray]]:
+    """One epoch of training batches in ``order``; each batch is a list of micro-batches (batches
+    of one length stay whole: cutting them would save no padding)."""
     lengths = np.asarray(lengths)
     if order == "bucketed":
-        return [[batch] for batch in bucket_batches(lengths, batch_size, rng)]
-    if order != "random":
+        batches = bucket_batches(lengths, batch_size, rng, chunk_batches)
+    elif order == "random":
+        batches = random_batches(len(lengths), batch_size, rng)
+    else:
         raise ValueError(f"unknown batch order '{order}' (expected one of {', '.join(BATCH_ORDERS)})")
-    return [split_by_length(batch, lengths, micro_batches) for batch in random_batches(len(lengths), batch_size, rng)]
+    return [split_by_length(batch, lengths, micro_batches) for batch in batches]

@@ -159,7 +159,7 @@ class PretrainLoader:
         indices = batches[self.batch]
         rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.buffer, self.batch, 1])
         self.batch += 1
-        if self.batch_order == "random" and self.micro_batches > 1:
+        if self.micro_batches > 1:
             lengths = self.dataset.lengths(indices)
             pieces = split_by_length(np.arange(len(indices)), lengths, self.micro_batches)
             if len(pieces) > 1:
@@ -245,7 +245,7 @@ def check_fits_options(dataset: PretrainDataset, args: Any) -> None:
 
 def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int = 0, world_size: int = 1,
                           seed: Optional[int] = None, args: Any = None, vocab: Any = None, tgt_vocab: Any = None,
-                          instances_buffer_size: Optional[int] = None, bucket_batches: int = 100,
+                          instances_buffer_size: Optional[int] = None, bucket_batches: Optional[int] = None,
                           batch_order: Optional[str] = None, micro_batches: Optional[int] = None) -> PretrainLoader:
     """Open the dataset and return this rank's loader, after checking it against the vocabulary.
 
@@ -271,6 +271,8 @@ def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int
         check_fits_options(dataset, args)
     if instances_buffer_size is None:
         instances_buffer_size = getattr(args, "instances_buffer_size", None) or 25600
+    if bucket_batches is None:
+        bucket_batches = getattr(args, "bucket_batches", None) or 100
     loader = PretrainLoader(dataset, batch_size, rank, world_size, seed, instances_buffer_size, bucket_batches,
                             masking_from(dataset, args), batch_order or getattr(args, "batch_order", "random"),
                             micro_batches or getattr(args, "micro_batches", 1))

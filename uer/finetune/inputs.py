@@ -135,10 +135,10 @@ class TaskDataset:
         view.constants = {**self.constants, **constants}
         return view
 
-    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random",
-                      micro_batches: int = 1) -> List[List[np.ndarray]]:
-        """One epoch of batches, each a list of micro-batches (see :mod:`uer.finetune.batching`)."""
-        return training_batches(self.lengths, batch_size, rng, order, micro_batches)
+    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random", micro_batches: int = 1,
+                      bucket_batches: int = 100) -> List[List[np.ndarray]]:
+        """One epoch of batches, each a list of micro-batches (see :mod:`uer.data.batch_order`)."""
+        return training_batches(self.lengths, batch_size, rng, order, micro_batches, bucket_batches)
 
     def loss_weight(self, indices: Sequence[int]) -> int:
         """What the head's mean loss over these examples is a mean over: examples, or real tokens."""
@@ -170,10 +170,10 @@ class MixedBatches:
     def __len__(self) -> int:
         return sum(len(d) for d in self.datasets)
 
-    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random",
-                      micro_batches: int = 1) -> List[List[Tuple[int, np.ndarray]]]:
+    def train_batches(self, batch_size: int, rng: random.Random, order: str = "random", micro_batches: int = 1,
+                      bucket_batches: int = 100) -> List[List[Tuple[int, np.ndarray]]]:
         items = [[(t, piece) for piece in batch] for t, data in enumerate(self.datasets)
-                 for batch in data.train_batches(batch_size, rng, order, micro_batches)]
+                 for batch in data.train_batches(batch_size, rng, order, micro_batches, bucket_batches)]
         rng.shuffle(items)
         return items
 

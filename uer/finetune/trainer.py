@@ -80,7 +80,7 @@ def resume_path(args: Namespace, state_path: Optional[str]) -> Optional[str]:
 
 
 def check_training_args(args: Namespace) -> None:
-    for name in ("epochs_num", "batch_size", "report_steps", "micro_batches"):
+    for name in ("epochs_num", "batch_size", "report_steps", "micro_batches", "bucket_batches"):
         if getattr(args, name, 1) < 1:
             raise UserInputError(f"--{name} must be at least 1, got {getattr(args, name)}")
 
@@ -90,7 +90,9 @@ def epoch_batches(train_data: Any, args: Namespace, epoch: int, ctx: DistContext
     rng = random.Random(args.seed * 1_000_003 + epoch)
     order = getattr(args, "batch_order", "random")
     micro_batches = getattr(args, "micro_batches", 1)
-    return shard(train_data.train_batches(args.batch_size, rng, order, micro_batches), ctx.rank, ctx.world_size)
+    bucket_batches = getattr(args, "bucket_batches", 100)
+    return shard(train_data.train_batches(args.batch_size, rng, order, micro_batches, bucket_batches), ctx.rank,
+                 ctx.world_size)
 
 
 def backward_batch(wrapped: nn.Module, train_data: Any, pieces: List[Any], args: Namespace, ctx: DistContext,
