@@ -334,9 +334,23 @@ def test_generate_seq2seq_t5_batches_cache_and_alias(tmp_path, vocab, monkeypatc
     monkeypatch.setattr(sys, "argv", ["generate_mt.py", "--pretrained_model_path", str(tmp_path / "t5.bin"),
                                       "--vocab_path", str(vocab_path), "--input_path", str(tmp_path / "src.txt"),
                                       "--translation_path", str(tmp_path / "mt.txt"), "--tgt_seq_length", "12",
-                                      "--greedy"])
+                                      "--greedy", "--subword_type", "none", "--subencoder_type", "avg",
+                                      "--sub_vocab_path", str(vocab_path)])
     runpy.run_path(os.path.join(REPO, "scripts", "generate_mt.py"), run_name="__main__")
     assert (tmp_path / "mt.txt").read_text(encoding="utf-8") == results[0]
+
+
+def test_generate_mt_refuses_subword_encoders(tmp_path, vocab, capsys):
+    vocab_path, tokens = vocab
+    save_tiny(tmp_path / "t5.bin", T5, len(tokens))
+    (tmp_path / "src.txt").write_text("好\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run("generate_seq2seq", *seq2seq_args(tmp_path / "t5.bin", vocab_path, tmp_path / "src.txt",
+                                              tmp_path / "out.txt", "--subword_type", "char"))
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--subword_type char is not supported" in err, err
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_generate_seq2seq_with_target_vocabulary(tmp_path, vocab, capsys):
