@@ -5,6 +5,7 @@ imports); ``cli_main`` turns user errors into ``error: ...`` on stderr and exit 
 """
 import json
 import os
+import re
 import runpy
 import sys
 
@@ -250,6 +251,35 @@ def test_cloze_test(tmp_path, vocab, capsys):
     save_tiny(tmp_path / "lm.bin", GPT2, len(tokens))
     message = run_fails(capsys, "cloze_test", "--load_model_path", tmp_path / "lm.bin", *argv[2:])
     assert "masked language model" in message
+
+
+@pytest.mark.parametrize("tokenizer", ["bert", "char"])
+def test_cloze_test_fills_typed_blanks(tmp_path, vocab, capsys, tokenizer):
+    """Every typed [MASK] is one token (the char tokenizer would cut it into 6) and gets its own
+    top-n, from one forward pass with all the line's blanks masked, as in fill-mask."""
+    vocab_path, tokens = vocab
+    model = save_tiny(tmp_path / "m.bin", dict(MLM, tie_weights=True), len(tokens)).eval()
+    lines = ["今天[MASK]气很好", "我们[MASK]公[MASK]玩吧", "自然语言处理"]
+    (tmp_path / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run("cloze_test", "--load_model_path", tmp_path / "m.bin", "--vocab_path", vocab_path, "--tokenizer", tokenizer,
+        "--test_path", tmp_path / "test.txt", "--prediction_path", tmp_path / "cloze.txt", "--topn", 3)
+    assert "3 sentences: 3 typed [MASK] filled in 2; 1 randomly masked" in capsys.readouterr().out
+    blocks = [block.splitlines() for block in (tmp_path / "cloze.txt").read_text(encoding="utf-8").split("\n\n")[:-1]]
+    assert [len(block) for block in blocks] == [2, 3, 3]
+    assert blocks[0][0].replace(" ", "") == lines[0] and blocks[1][0].replace(" ", "") == lines[1]
+    assert blocks[1][1].startswith("Predicted answer 1: ") and blocks[1][2].startswith("Predicted answer 2: ")
+    assert blocks[2][2].startswith("Correct answer: ")  # no typed blank: a random one, scored as before
+
+    def top3(text, positions):
+        ids = [tokens.index(t) for t in ["[CLS]"] + [t for t in re.split(r"(\[MASK\])|", text) if t] + ["[SEP]"]]
+        with torch.no_grad():
+            hidden = model.encode(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))
+            logits = model.target.mlm_logits(hidden[0, positions])
+        return [" ".join(tokens[i] for i in row) for row in logits.topk(3, dim=-1).indices.tolist()]
+
+    assert blocks[0][1] == "Predicted answer: " + top3(lines[0], [3])[0]
+    first, second = top3(lines[1], [3, 5])
+    assert blocks[1][1:] == ["Predicted answer 1: " + first, "Predicted answer 2: " + second]
 
 
 # -------------------------------------------------------------------------------------------- generation
