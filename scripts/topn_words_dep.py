@@ -7,7 +7,9 @@ rank the candidates by the cosine similarity of the encoder's output there.
 
 ``--test_path`` lines are ``word<TAB>sentence``; the word must be one token of the vocabulary and
 occur in the sentence (its first occurrence is used). Candidates are the tokens of
-``--cand_vocab_path`` found in the model's vocabulary (default: every non-special token). Output
+``--cand_vocab_path`` found in the model's vocabulary (default: every non-special token); they go
+through the encoder ``--batch_size`` sentences at a time, and a transformer's last layer is computed
+at the target position only. Output
 per line: ``Sentence: ...``, ``Target: word``, ``token<TAB>similarity`` lines, a blank line.
 """
 import argparse
@@ -89,9 +91,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     model = load_for_inference(args, len(vocab), args.load_model_path, backbone_only=True)
     device = next(model.parameters()).device
 
+    encoder = model["encoder"]
+
     def encode_at(src: torch.Tensor, position: int) -> torch.Tensor:
         seg = torch.ones_like(src)
-        return model["encoder"](model["embedding"](src, seg), seg)[:, position]
+        emb = model["embedding"](src, seg)
+        if hasattr(encoder, "forward_at"):  # a transformer's last layer works at the scored position only
+            return encoder.forward_at(emb, seg, [position])[:, 0]
+        return encoder(emb, seg)[:, position]
 
     blocks = []
     with torch.inference_mode():
