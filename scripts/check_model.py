@@ -15,6 +15,7 @@ from typing import List, Optional
 from uer.model_builder import build_model
 from uer.model_loader import load_state_dict_file
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import compare_keys, read_sidecar
@@ -22,7 +23,7 @@ from uer.utils.vocab import load_vocab_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--input_model_path", required=True, help="Checkpoint to check.")
     parser.add_argument("--config_path", default=DEFAULT_CONFIG)
     parser.add_argument("--tgt_vocab_path", default=None, help="Target vocabulary of a seq2seq model.")

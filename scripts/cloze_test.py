@@ -23,6 +23,7 @@ import torch
 from uer.finetune.inputs import input_length
 from uer.generation import detokenize
 from uer.opts import infer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, MASK_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
@@ -34,7 +35,7 @@ MLM_HEAD = ("embedding.", "encoder.", "target.mlm_linear_1.", "target.layer_norm
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     infer_opts(parser)
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7, help="Chooses the masked positions.")

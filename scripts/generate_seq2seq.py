@@ -22,6 +22,7 @@ import torch
 
 from uer.generation import Sampling, detokenize, generate_seq2seq, sampling_opts
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     paths = parser.add_argument_group("paths")
     paths.add_argument("--load_model_path", "--pretrained_model_path", dest="load_model_path", required=True)
     paths.add_argument("--test_path", "--input_path", dest="test_path", required=True, help="One source per line.")

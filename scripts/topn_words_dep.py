@@ -21,6 +21,7 @@ import torch
 
 from uer.finetune.inputs import input_length
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN, SPECIAL_TOKENS
 from uer.utils.errors import UserInputError, cli_main
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True)
     parser.add_argument("--cand_vocab_path", default=None, help="Candidate tokens, one per line.")
     parser.add_argument("--test_path", required=True, help="word<TAB>sentence per line.")

@@ -260,3 +260,13 @@ def test_dataset_examples_are_read_by_the_readers(tmp_path):
     assert len(read_c3(str(paths["c3"]), tokenizer, args).lengths) == 1
     chid = read_chid(str(paths["chid"]), tokenizer, args, answer_path=str(paths["chid_answers"]))
     assert len(chid.lengths) == 1
+
+
+def test_readme_and_setup_state_one_python_range():
+    """README's 'Python 3.N or newer' is setup.py's python_requires, and this interpreter is in it."""
+    with open(README, encoding="utf-8") as handle:
+        readme = re.findall(r"Python (3\.\d+) or newer", handle.read())
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        required = re.findall(r'python_requires=">=(3\.\d+)"', handle.read())
+    assert readme and required and set(readme) == set(required), (readme, required)
+    assert sys.version_info[:2] >= tuple(int(part) for part in required[0].split("."))
