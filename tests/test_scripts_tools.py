@@ -127,6 +127,21 @@ def test_check_model(tmp_path, vocab, capsys):
     assert "give --vocab_path" in run_fails(capsys, "check_model", "--input_model_path", tmp_path / "bare.bin")
 
 
+def test_check_model_takes_the_target_from_the_sidecar_over_a_preset(tmp_path, vocab, capsys):
+    """A preset says "target": "bert"; an mlm checkpoint checked with it is still an mlm model."""
+    vocab_path, tokens = vocab
+    save_tiny(tmp_path / "m.bin", MLM, len(tokens))
+    preset = {key: MLM[key] for key in ("emb_size", "hidden_size", "feedforward_size", "heads_num", "layers_num")}
+    (tmp_path / "preset.json").write_text(json.dumps({**preset, "target": "bert"}), encoding="utf-8")
+    run("check_model", "--input_model_path", tmp_path / "m.bin", "--config_path", tmp_path / "preset.json")
+    out = capsys.readouterr().out
+    assert "OK: all" in out and "target mlm from the checkpoint's sidecar; --config_path" in out and "says bert" in out
+    torch.save(load_state_dict_file(str(tmp_path / "m.bin")), tmp_path / "bare.bin")  # no sidecar: the preset's
+    out = run_fails(capsys, "check_model", "--input_model_path", tmp_path / "bare.bin", "--vocab_path", vocab_path,
+                    "--config_path", tmp_path / "preset.json", code=1)
+    assert "target bert from --config_path" in out and "FAILED" in out
+
+
 # -------------------------------------------------------------------------------------------- embeddings
 
 def read_word2vec(path):
