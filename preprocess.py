@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from uer.data.pipeline import preprocess
 from uer.data.processors import DATA_PROCESSORS
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.tokenizers import TOKENIZERS
 
@@ -23,7 +24,7 @@ def str2bool(value: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     paths = parser.add_argument_group("paths")
     paths.add_argument("--corpus_path", required=True, help="The text corpus (UTF-8).")
     paths.add_argument("--dataset_path", default="dataset.pt", help="The dataset file to write.")

@@ -20,13 +20,14 @@ from typing import List, Optional
 
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts
 from uer.trainer import pretraining_opts, run_pretraining
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
 from uer.utils.runtime import distributed_opts
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--config_path", default=DEFAULT_CONFIG, help="Model preset (sizes, architecture).")
     pretraining_opts(parser)
     model_opts(parser)

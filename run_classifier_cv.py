@@ -26,6 +26,7 @@ from uer.finetune import (PairEncoder, check_seq_length, evaluate_classifier, fi
 from uer.finetune.options import soft_target_opts
 from uer.models.classifier import Classifier
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts, training_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.runtime import distributed_opts, launch, shutdown
@@ -37,7 +38,7 @@ logger = logging.getLogger("run_classifier_cv")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     group = parser.add_argument_group("paths")
     group.add_argument("--pretrained_model_path", default=None)
     group.add_argument("--output_model_path", default="models/classifier_model.bin",

@@ -9,7 +9,9 @@ reciprocal rank (MRR).
 Files are tab-separated with a header: qid (integer), label (1 = the sentence answers the
 question, else 0), text_a (the question), text_b (a candidate). The lines of one question must be
 consecutive. A pair classifier scores every candidate by the probability of label 1; the dev MRR
-after every epoch selects the model kept at --output_model_path.
+after every epoch selects the model kept at --output_model_path. --soft_targets distils as
+run_classifier.py does: the training file adds a logits column (two teacher logits, space-separated)
+and the loss is soft_alpha * MSE(logits, teacher) + (1 - soft_alpha) * cross-entropy.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
     from uer.utils.allocator import use_mimalloc
@@ -21,7 +23,7 @@ from typing import List, Optional
 
 from uer.finetune import (PairEncoder, TaskDataset, check_seq_length, fit, load_for_inference, load_pretrained,
                           mean_reciprocal_rank, predict, read_classification, save_finetuned, softmax, start_session)
-from uer.finetune.options import finetune_parser
+from uer.finetune.options import finetune_parser, soft_target_opts
 from uer.models.classifier import Classifier
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
@@ -31,9 +33,10 @@ from uer.utils.tokenizers import build_tokenizer
 logger = logging.getLogger("run_dbqa")
 
 
-def read_dbqa(path: str, encoder: PairEncoder) -> TaskDataset:
-    """Question/candidate pairs; ``meta["groups"]`` lists the example indices of each question."""
-    data = read_classification(path, encoder, labels_num=2, extra_columns=("qid",))
+def read_dbqa(path: str, encoder: PairEncoder, soft_targets: bool = False) -> TaskDataset:
+    """Question/candidate pairs; ``meta["groups"]`` lists the example indices of each question.
+    ``soft_targets`` reads the teacher logits column too (a training file for distillation)."""
+    data = read_classification(path, encoder, labels_num=2, extra_columns=("qid",), soft_targets=soft_targets)
     if not data.meta["pair"]:
         raise UserInputError("a DBQA file needs a text_b column (the candidate sentences)", path=path)
     groups: List[List[int]] = []
@@ -65,7 +68,8 @@ def worker(args) -> None:
     check_seq_length(args.seq_length, args)
     tokenizer = build_tokenizer(args)
     encoder = PairEncoder(tokenizer, args.seq_length)
-    train, dev = read_dbqa(args.train_path, encoder), read_dbqa(args.dev_path, encoder)
+    train = read_dbqa(args.train_path, encoder, soft_targets=args.soft_targets)
+    dev = read_dbqa(args.dev_path, encoder)
     test = read_dbqa(args.test_path, encoder) if args.test_path else None
 
     model = Classifier.from_args(args, len(tokenizer.vocab), 2)
@@ -83,7 +87,9 @@ def worker(args) -> None:
 
 @cli_main
 def main(argv: Optional[List[str]] = None) -> None:
-    launch(worker, parse_args(finetune_parser(__doc__), argv))
+    parser = finetune_parser(__doc__)
+    soft_target_opts(parser)
+    launch(worker, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

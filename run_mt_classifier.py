@@ -25,6 +25,7 @@ from uer.finetune import (MixedBatches, PairEncoder, check_seq_length, evaluate_
                           read_classification, save_finetuned, start_session)
 from uer.models.multitask_classifier import MultitaskClassifier
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts, training_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
 from uer.utils.runtime import distributed_opts, launch, shutdown
@@ -34,7 +35,7 @@ logger = logging.getLogger("run_mt_classifier")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     group = parser.add_argument_group("paths")
     group.add_argument("--pretrained_model_path", default=None)
     group.add_argument("--dataset_path_list", nargs="+", required=True,

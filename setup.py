@@ -35,7 +35,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["uer", "uer.*"]),
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # README states the same range: torch 2.13 needs 3.10
     install_requires=["torch>=2.1", "numpy>=1.23", "safetensors>=0.4",
                       "cmeel-mimalloc>=3.4; sys_platform == 'linux' and python_version >= '3.10'"],
     extras_require=EXTRAS,

@@ -23,6 +23,7 @@ from uer.finetune import (PairEncoder, check_seq_length, fold_path, load_for_inf
 from uer.finetune.options import output_opts, precision_opts
 from uer.models.classifier import Classifier
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.runtime import distributed_opts
@@ -33,7 +34,7 @@ logger = logging.getLogger("run_classifier_infer_cv")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True, help="Name of the fold models without -fold_<k>.")
     parser.add_argument("--test_path", required=True)
     parser.add_argument("--test_features_path", required=True, help="Averaged probabilities (.npy).")

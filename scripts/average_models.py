@@ -12,12 +12,13 @@ from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_state_dict
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import average_state_dicts, copy_sidecar, read_sidecar
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model_list_path", nargs="+", required=True, help="Checkpoints to average.")
     parser.add_argument("--output_model_path", required=True, help="Where to write the averaged weights.")
     return parser

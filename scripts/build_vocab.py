@@ -7,12 +7,13 @@ import argparse
 import logging
 from typing import List, Optional
 
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.vocab_builder import BUILD_TOKENIZERS, build_vocab
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--corpus_path", required=True, nargs="+",
                         help="UTF-8 corpus file(s), tokenized line by line.")
     parser.add_argument("--vocab_path", required=True, help="Output vocabulary, one token a line.")

@@ -4,25 +4,29 @@
         --vocab_path models/google_zh_vocab.txt --config_path models/bert/base_config.json
 
 Options come from the checkpoint's ``.config.json`` sidecar, then ``--config_path``, then typed
-flags. Prints the tensors missing from the checkpoint, those the model does not know and shape
-mismatches; exits with status 1 when there is any, 0 when every tensor matches.
+flags, except the target: the sidecar's (the head the checkpoint was trained with) wins over a
+preset's (``models/bert/*.json`` say ``bert`` for an ``mlm`` checkpoint); only a typed ``--target``
+overrides it. The report names the source of the target. Prints the tensors missing from the
+checkpoint, those the model does not know and shape mismatches; exits with status 1 when there is
+any, 0 when every tensor matches.
 """
 import argparse
 import logging
 import sys
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from uer.model_builder import build_model
 from uer.model_loader import load_state_dict_file
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
-from uer.utils.config import parse_args
+from uer.utils.cli import script_parser
+from uer.utils.config import parse_args, typed_dests
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import compare_keys, read_sidecar
 from uer.utils.vocab import load_vocab_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--input_model_path", required=True, help="Checkpoint to check.")
     parser.add_argument("--config_path", default=DEFAULT_CONFIG)
     parser.add_argument("--tgt_vocab_path", default=None, help="Target vocabulary of a seq2seq model.")
@@ -51,9 +55,25 @@ def vocab_sizes(args: argparse.Namespace):
     return vocab_size, tgt_vocab_size
 
 
+def target_source(args: argparse.Namespace, typed: Set[str]) -> str:
+    """Which source sets the target checked; the sidecar's target wins over --config_path's."""
+    if "target" in typed:
+        return "typed --target"
+    saved = read_sidecar(args.input_model_path).get("target")
+    if saved:
+        if saved != args.target:
+            overridden = f"; --config_path {args.config_path} says {args.target}"
+            args.target = saved
+            return f"the checkpoint's sidecar{overridden}"
+        return "the checkpoint's sidecar"
+    return f"--config_path {args.config_path} (no sidecar records it)"
+
+
 @cli_main
 def main(argv: Optional[List[str]] = None) -> None:
-    args = parse_args(build_parser(), argv, model_path_attrs=("input_model_path",))
+    parser = build_parser()
+    args = parse_args(parser, argv, model_path_attrs=("input_model_path",))
+    source = target_source(args, typed_dests(parser, argv if argv is not None else sys.argv[1:]))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     vocab_size, tgt_vocab_size = vocab_sizes(args)
     model = build_model(args, vocab_size, tgt_vocab_size)
@@ -63,6 +83,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f"checkpoint {args.input_model_path}: {len(checkpoint)} tensors; model "
           f"(embedding {args.embedding}, encoder {args.encoder}, target {args.target}, vocabulary {vocab_size}): "
           f"{len(model_state)} tensors")
+    print(f"target {args.target} from {source}")
     for title, keys in (("missing from the checkpoint", check.missing),
                         ("unexpected (not in the model)", check.unexpected)):
         if keys:

@@ -1,12 +1,17 @@
-"""Cloze test: mask one random token of each line and list the masked language model's top-n guesses.
+"""Cloze test: fill the blanks of each line with the masked language model's top-n guesses.
 
     python scripts/cloze_test.py --load_model_path models/google_zh_model.bin \
         --vocab_path models/google_zh_vocab.txt --test_path sentences.txt --prediction_path cloze.txt \
         --config_path models/bert/base_config.json --target mlm --topn 10
 
-Each line is encoded as ``[CLS] tokens [SEP]`` and one of its tokens (never ``[CLS]``/``[SEP]``,
-chosen with ``--seed``) is replaced by ``[MASK]``. The output has, per line, the masked sentence,
-``Predicted answer: t1 t2 ...`` (best first), ``Correct answer: t`` and a blank line.
+Each line is encoded as ``[CLS] tokens [SEP]``. A line with blanks typed as ``[MASK]``
+(``这本书很[MASK]看``) has each of them filled, as transformers' fill-mask pipeline does: one
+forward pass with every blank masked, the top-n of each blank. The output has the line, then
+``Predicted answer: t1 t2 ...`` (best first) for a single blank or ``Predicted answer k: ...`` for
+blank k of several, and a blank line. A line without ``[MASK]`` has one of its tokens (never
+``[CLS]``/``[SEP]``, chosen with ``--seed``) masked and scored: the masked sentence,
+``Predicted answer: ...``, ``Correct answer: t`` and a blank line; the closing summary counts how
+often the answer is the first guess or among the top-n.
 """
 import argparse
 import logging
@@ -18,22 +23,34 @@ import torch
 from uer.finetune.inputs import input_length
 from uer.generation import detokenize
 from uer.opts import infer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, MASK_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import load_for_inference
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.tokenizers import build_tokenizer
+from uer.utils.tokenizers import Tokenizer, build_tokenizer
 
 MLM_HEAD = ("embedding.", "encoder.", "target.mlm_linear_1.", "target.layer_norm.", "target.mlm_linear_2.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     infer_opts(parser)
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7, help="Chooses the masked positions.")
     return parser
+
+
+def tokenize_keeping_masks(tokenizer: Tokenizer, text: str) -> List[str]:
+    """Tokens of ``text`` with every typed ``[MASK]`` kept as one token, whatever the tokenizer:
+    the text between blanks is tokenized piece by piece (the char and space tokenizers and
+    SentencePiece would otherwise cut ``[MASK]`` into pieces)."""
+    pieces = text.split(MASK_TOKEN)
+    tokens = tokenizer.tokenize(pieces[0])
+    for piece in pieces[1:]:
+        tokens += [MASK_TOKEN] + tokenizer.tokenize(piece)
+    return tokens
 
 
 @cli_main
@@ -51,43 +68,63 @@ def main(argv: Optional[List[str]] = None) -> None:
                              f"not --target {args.target}")
     device = next(model.parameters()).device
     rng = random.Random(args.seed)
-    examples = []  # (tokens, masked position in tokens)
+    examples = []  # (tokens, masked positions in tokens, whether the user typed the blanks)
     for line_no, text in iter_lines(args.test_path):
-        tokens = tokenizer.tokenize(text)[:seq_length - 2]
+        tokens = tokenize_keeping_masks(tokenizer, text)
+        blanks = [i for i, token in enumerate(tokens) if token == MASK_TOKEN]
+        if blanks and blanks[-1] >= seq_length - 2:
+            raise UserInputError(f"a [MASK] is token {blanks[-1] + 1} of the line, beyond the {seq_length - 2} "
+                                 f"tokens --seq_length {seq_length} leaves between [CLS] and [SEP]",
+                                 path=args.test_path, line=line_no)
+        tokens = tokens[:seq_length - 2]
         if not tokens:
             raise UserInputError("no token to mask on this line", path=args.test_path, line=line_no)
-        examples.append((tokens, rng.randrange(len(tokens))))
+        examples.append((tokens, blanks, True) if blanks else (tokens, [rng.randrange(len(tokens))], False))
     if not examples:
         raise UserInputError("empty file: expected one sentence per line", path=args.test_path)
 
-    blocks, hits_1, hits_n = [], 0, 0
+    blocks, hits_1, hits_n, scored, filled = [], 0, 0, 0, 0
+    sp = vocab.sp_model is not None
     with torch.inference_mode():
         for start in range(0, len(examples), args.batch_size):
             chunk = examples[start:start + args.batch_size]
-            width = max(len(tokens) for tokens, _ in chunk) + 2
+            width = max(len(tokens) for tokens, _, _ in chunk) + 2
             src = torch.full((len(chunk), width), PAD_ID, dtype=torch.long)
             seg = torch.zeros_like(src)
-            for row, (tokens, position) in enumerate(chunk):
-                masked = [CLS_TOKEN] + tokens + [SEP_TOKEN]
-                masked[position + 1] = MASK_TOKEN
+            rows, positions = [], []
+            for row, (tokens, blanks, _) in enumerate(chunk):
+                masked = [CLS_TOKEN] + [MASK_TOKEN if i in blanks else t for i, t in enumerate(tokens)] + [SEP_TOKEN]
                 src[row, :len(masked)] = torch.tensor(tokenizer.convert_tokens_to_ids(masked))
                 seg[row, :len(masked)] = 1
-            src, seg = src.to(device), seg.to(device)
-            hidden = model.encode(src, seg)
-            rows = torch.arange(len(chunk), device=device)
-            positions = torch.tensor([position + 1 for _, position in chunk], device=device)
-            top = model.target.mlm_logits(hidden[rows, positions]).topk(min(args.topn, len(vocab)), dim=-1)
-            for (tokens, position), ids in zip(chunk, top.indices.tolist()):
-                predicted = tokenizer.convert_ids_to_tokens(ids)
+                rows += [row] * len(blanks)
+                positions += [i + 1 for i in blanks]
+            hidden = model.encode(src.to(device), seg.to(device))
+            picked = hidden[torch.tensor(rows, device=device), torch.tensor(positions, device=device)]
+            guesses = iter(model.target.mlm_logits(picked).topk(min(args.topn, len(vocab)), dim=-1).indices.tolist())
+            for tokens, blanks, typed in chunk:
+                predicted = [tokenizer.convert_ids_to_tokens(next(guesses)) for _ in blanks]
+                if typed:
+                    filled += len(blanks)
+                    answers = [f"Predicted answer{'' if len(blanks) == 1 else f' {k}'}: {' '.join(words)}\n"
+                               for k, words in enumerate(predicted, 1)]
+                    blocks.append(f"{detokenize(tokens, args.tokenizer, sp)}\n{''.join(answers)}\n")
+                    continue
+                position, words = blanks[0], predicted[0]
                 shown = tokens[:position] + [MASK_TOKEN] + tokens[position + 1:]
-                hits_1 += predicted[0] == tokens[position]
-                hits_n += tokens[position] in predicted
-                blocks.append(f"{detokenize(shown, args.tokenizer, vocab.sp_model is not None)}\n"
-                              f"Predicted answer: {' '.join(predicted)}\nCorrect answer: {tokens[position]}\n\n")
+                scored += 1
+                hits_1 += words[0] == tokens[position]
+                hits_n += tokens[position] in words
+                blocks.append(f"{detokenize(shown, args.tokenizer, sp)}\n"
+                              f"Predicted answer: {' '.join(words)}\nCorrect answer: {tokens[position]}\n\n")
     with atomic_write(args.prediction_path) as handle:
         handle.write("".join(blocks))
-    print(f"{len(examples)} sentences: top-1 correct {hits_1}, top-{args.topn} correct {hits_n}; "
-          f"written to {args.prediction_path}")
+    summary = f"{len(examples)} sentences"
+    if filled:
+        summary += f": {filled} typed [MASK] filled in {len(examples) - scored}"
+    if scored:
+        summary += f"{';' if filled else ':'} {scored} randomly masked, top-1 correct {hits_1}, " \
+                   f"top-{args.topn} correct {hits_n}"
+    print(f"{summary}; written to {args.prediction_path}")
 
 
 if __name__ == "__main__":

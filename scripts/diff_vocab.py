@@ -5,12 +5,13 @@
 import argparse
 from typing import List, Optional
 
+from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
 from uer.utils.vocab import Vocab
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--vocab_1", required=True, help="First vocabulary file.")
     parser.add_argument("--vocab_2", required=True, help="Second vocabulary file.")
     parser.add_argument("--show", type=int, default=0,

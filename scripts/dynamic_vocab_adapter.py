@@ -14,6 +14,7 @@ from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_state_dict
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import copy_sidecar, read_sidecar, word_embedding
 from uer.utils.vocab import Vocab
@@ -21,7 +22,7 @@ from uer.utils.vocab_adapter import SOURCE_VOCAB_KEYS, TARGET_VOCAB_KEYS, adapt_
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--old_model_path", required=True)
     parser.add_argument("--old_vocab_path", required=True)
     parser.add_argument("--new_vocab_path", required=True)

@@ -12,13 +12,14 @@ import logging
 from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
+from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
 from uer.utils.model_tools import word_embedding, write_word2vec
 from uer.utils.vocab import load_vocab_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True, help="Checkpoint holding embedding.word_embedding.weight.")
     parser.add_argument("--vocab_path", default=None, help="Vocabulary the model was trained with.")
     parser.add_argument("--spm_model_path", default=None, help="SentencePiece model (replaces --vocab_path).")

@@ -3,7 +3,6 @@ float tensor [N x hidden_size] (one row per line, in file order) with ``torch.sa
 
 Optional BERT-whitening (Su et al., 2021) reduces the vectors to --whitening_size dimensions.
 """
-import argparse
 import logging
 
 import numpy as np
@@ -14,6 +13,7 @@ from uer.model_builder import build_embedding_encoder
 from uer.model_loader import load_model, require_backbone
 from uer.model_saver import atomic_write
 from uer.opts import infer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.pooling import pool
@@ -39,7 +39,7 @@ def whiten(vectors: torch.Tensor, size: int) -> torch.Tensor:
 
 @cli_main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     infer_opts(parser)
     parser.add_argument("--whitening_size", type=int, default=None, help="Whiten to this many dimensions.")
     args = parse_args(parser)

@@ -19,6 +19,7 @@ import torch
 
 from uer.generation import Sampling, detokenize, generate_lm, sampling_opts
 from uer.opts import infer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
@@ -31,7 +32,7 @@ LM_PARTS = ("embedding.", "encoder.", "target.output_layer.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     infer_opts(parser)
     sampling_opts(parser)
     parser.add_argument("--no_cache", action="store_true", help="Recompute the whole sequence at each step.")

@@ -10,7 +10,8 @@ Each line of ``--test_path`` is one source, encoded as ``[CLS] tokens [SEP]`` (a
 (``--greedy`` / ``--top_k 1``) or sampled (``--top_k``, ``--top_p``, ``--temperature``, ``--seed``).
 ``--tgt_vocab_path`` / ``--tgt_spm_model_path`` give a separate target vocabulary. The output has
 one line per source line. The original ``generate_mt.py`` flags ``--pretrained_model_path``,
-``--input_path`` and ``--translation_path`` are accepted too.
+``--input_path`` and ``--translation_path`` are accepted too, and so are its subword flags with
+their default ``--subword_type none`` (``--subencoder_type``, ``--sub_vocab_path`` then do nothing).
 """
 import argparse
 import logging
@@ -21,6 +22,7 @@ import torch
 
 from uer.generation import Sampling, detokenize, generate_seq2seq, sampling_opts
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     paths = parser.add_argument_group("paths")
     paths.add_argument("--load_model_path", "--pretrained_model_path", dest="load_model_path", required=True)
     paths.add_argument("--test_path", "--input_path", dest="test_path", required=True, help="One source per line.")
@@ -49,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seq_length", type=int, default=128)
     sampling_opts(parser)
     parser.add_argument("--no_cache", action="store_true", help="Recompute the decoder over all tokens each step.")
+    # The original generate_mt.py's subword flags. Its default, --subword_type none, builds word
+    # embeddings without subword encoders, which is what every model here is; the other two flags
+    # only configure those encoders, so with none they change nothing and are accepted for its commands.
+    subword = parser.add_argument_group("the original generate_mt.py's subword options (no effect with none)")
+    subword.add_argument("--subword_type", default="none",
+                         help="Only none: models here have no subword (character) encoders of words.")
+    subword.add_argument("--subencoder_type", "--subencoder", dest="subencoder_type", default="avg",
+                         choices=["avg", "lstm", "gru", "cnn"], help="Ignored: subword encoders are off (none).")
+    subword.add_argument("--sub_vocab_path", default=None, help="Ignored: subword encoders are off (none).")
     set_option_default(parser, "target", "seq2seq")
     return parser
 
@@ -73,6 +84,9 @@ def check_lengths(args: Namespace):
 @cli_main
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(build_parser(), argv)
+    if args.subword_type != "none":
+        raise UserInputError(f"--subword_type {args.subword_type} is not supported: no model here has subword "
+                             f"encoders, so only the original's default, none, is accepted")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     seq_length, tgt_seq_length = check_lengths(args)
     sampling = Sampling.from_args(args)

@@ -12,12 +12,13 @@ from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_state_dict
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import change_module_prefix, copy_sidecar
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--input_model_path", required=True)
     parser.add_argument("--output_model_path", required=True)
     action = parser.add_mutually_exclusive_group(required=True)

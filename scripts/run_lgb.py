@@ -23,6 +23,7 @@ from uer.finetune.stacking import (DEFAULT_BOOST_ROUNDS, DEFAULT_PARAMS, PARAM_F
                                    check_columns, check_rows, feature_paths, import_lightgbm, load_features,
                                    load_training_set, predict_proba, read_labels, read_params_file, report_lines,
                                    save_booster, train_booster)
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write
 
@@ -30,7 +31,7 @@ logger = logging.getLogger("run_lgb")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     add_training_set_args(parser)
     parser.add_argument("--test_path", default=None, help="Test TSV (a label column makes it an evaluation).")
     parser.add_argument("--test_features_path", nargs="+", default=None,

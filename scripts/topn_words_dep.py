@@ -7,7 +7,9 @@ rank the candidates by the cosine similarity of the encoder's output there.
 
 ``--test_path`` lines are ``word<TAB>sentence``; the word must be one token of the vocabulary and
 occur in the sentence (its first occurrence is used). Candidates are the tokens of
-``--cand_vocab_path`` found in the model's vocabulary (default: every non-special token). Output
+``--cand_vocab_path`` found in the model's vocabulary (default: every non-special token); they go
+through the encoder ``--batch_size`` sentences at a time, and a transformer's last layer is computed
+at the target position only. Output
 per line: ``Sentence: ...``, ``Target: word``, ``token<TAB>similarity`` lines, a blank line.
 """
 import argparse
@@ -19,6 +21,7 @@ import torch
 
 from uer.finetune.inputs import input_length
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN, SPECIAL_TOKENS
 from uer.utils.errors import UserInputError, cli_main
@@ -31,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True)
     parser.add_argument("--cand_vocab_path", default=None, help="Candidate tokens, one per line.")
     parser.add_argument("--test_path", required=True, help="word<TAB>sentence per line.")
@@ -89,9 +92,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     model = load_for_inference(args, len(vocab), args.load_model_path, backbone_only=True)
     device = next(model.parameters()).device
 
+    encoder = model["encoder"]
+
     def encode_at(src: torch.Tensor, position: int) -> torch.Tensor:
         seg = torch.ones_like(src)
-        return model["encoder"](model["embedding"](src, seg), seg)[:, position]
+        emb = model["embedding"](src, seg)
+        if hasattr(encoder, "forward_at"):  # a transformer's last layer works at the scored position only
+            return encoder.forward_at(emb, seg, [position])[:, 0]
+        return encoder(emb, seg)[:, position]
 
     blocks = []
     with torch.inference_mode():

@@ -13,6 +13,7 @@ import sys
 from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
+from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.model_tools import nearest, word_embedding
 from uer.utils.textfile import atomic_write, iter_lines
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True)
     parser.add_argument("--vocab_path", default=None)
     parser.add_argument("--spm_model_path", default=None, help="SentencePiece model (replaces --vocab_path).")

@@ -5,7 +5,9 @@ from types import ModuleType
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_DIR = os.environ.get("UER_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data"))
+# The repository ships the original's data at its paths (models/, corpora/, datasets/), so the
+# repository root is a complete data folder; UER_DATA_DIR points the tests at another copy.
+DATA_DIR = os.environ.get("UER_DATA_DIR", REPO)
 
 
 def load_script(relative_path: str) -> ModuleType:
@@ -31,12 +33,13 @@ def one_thread(monkeypatch):
     torch.set_num_threads(threads)
 
 
-@pytest.fixture
-def data_dir():
-    """The real datasets beside the project (../shared/data); tests skip when absent."""
-    if not os.path.isdir(DATA_DIR):
-        pytest.skip(f"real data not found at {DATA_DIR} (set UER_DATA_DIR)")
-    return DATA_DIR
+def data_file(*parts: str) -> str:
+    """A file of the real data (the repository's copies unless UER_DATA_DIR names another folder).
+    A missing file fails the test rather than skipping it: a clone always has them."""
+    path = os.path.join(DATA_DIR, *parts)
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: the repository ships it (or UER_DATA_DIR names a folder without it)")
+    return path
 
 
 def pytest_configure(config):

@@ -78,6 +78,22 @@ def test_transformer_variants_train_with_mlm(variant):
     out["loss"].backward()
 
 
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.get("encoder", "transformer") == "transformer"],
+                         ids=lambda v: ",".join(f"{k}={v[k]}" for k in v))
+def test_forward_at_is_forward_at_those_positions(variant):
+    """The transformer's forward_at (last layer at the given positions only, for topn_words_dep)
+    gives exactly the full forward's outputs there, padding and every mask included."""
+    torch.manual_seed(0)
+    model = build_model(tiny_args(**dict(dict(target="mlm"), **variant)), VOCAB).eval()
+    batch = batch_for("mlm")
+    with torch.no_grad():
+        emb = model.embedding(batch["src"], batch["seg"])
+        full = model.encoder(emb, batch["seg"])
+        picked = model.encoder.forward_at(emb, batch["seg"], [1, 5])
+    assert picked.shape == (3, 2, full.size(-1))
+    torch.testing.assert_close(picked, full[:, [1, 5]], rtol=1e-5, atol=1e-5)
+
+
 def test_relative_position_bias_is_used_with_pre_ln():
     """The original silently dropped the bias in pre-LN layers: its table got no gradient."""
     model = build_model(tiny_args(relative_position_embedding=True, layernorm_positioning="pre", target="mlm"), VOCAB)

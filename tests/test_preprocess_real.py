@@ -1,16 +1,17 @@
-"""preprocess.py on the real book-review corpus (skipped when ../shared/data is absent)."""
+"""preprocess.py on the real book-review corpus (the repository's copy, or UER_DATA_DIR's)."""
 import os
 
+from tests.conftest import data_file
 from uer.data.format import DatasetFile
 from uer.data.loader import build_pretrain_loader
 from uer.utils.vocab import Vocab
 
 
-def test_book_review_bert_corpus(data_dir, tmp_path):
+def test_book_review_bert_corpus(tmp_path):
     import preprocess
 
-    corpus = os.path.join(data_dir, "corpora", "book_review_bert.txt")
-    vocab = os.path.join(data_dir, "models", "google_zh_vocab.txt")
+    corpus = data_file("corpora", "book_review_bert.txt")
+    vocab = data_file("models", "google_zh_vocab.txt")
     counts = []
     for processes in (1, 2):
         output = str(tmp_path / f"ds{processes}.pt")

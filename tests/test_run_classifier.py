@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.conftest import data_file
 from tests.finetune_fixtures import REPO, run_script, write_classification, write_common
 from uer.model_loader import load_state_dict_file
 
@@ -195,11 +196,9 @@ def test_command_line_errors_exit_with_status_2(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_real_douban_slice_trains_and_predicts(tmp_path, caplog, data_dir):
-    folder = os.path.join(data_dir, "datasets", "test_data", "douban_test")
-    vocab = os.path.join(data_dir, "models", "google_zh_vocab.txt")
-    if not os.path.isdir(folder) or not os.path.exists(vocab):
-        pytest.skip(f"{folder} or {vocab} not found")
+def test_real_douban_slice_trains_and_predicts(tmp_path, caplog):
+    folder = data_file("datasets", "test_data", "douban_test")
+    vocab = data_file("models", "google_zh_vocab.txt")
     paths = write_common(str(tmp_path))
     model = str(tmp_path / "douban.bin")
     run_script("run_classifier.py", ["--vocab_path", vocab, "--config_path", paths["config"],

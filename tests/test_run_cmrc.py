@@ -9,7 +9,7 @@ from argparse import Namespace
 import numpy as np
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import data_file, load_script
 from uer.finetune.mrc import build_windows, decode_answers, locate_answer, read_mrc, window_spans
 from uer.finetune.mrc_metric import cmrc_scores, exact_match, f1_score, mixed_segmentation
 from uer.utils.errors import UserInputError
@@ -261,11 +261,9 @@ def test_bad_input_stops_the_script_with_status_2(tmp_path, capsys):
     assert "dev.json:2: malformed JSON" in capsys.readouterr().err
 
 
-def test_the_shipped_cmrc_test_slice(tmp_path, data_dir, caplog):
-    folder = os.path.join(data_dir, "datasets", "test_data", "cmrc_test")
-    vocab = os.path.join(data_dir, "models", "google_zh_vocab.txt")
-    if not os.path.isdir(folder) or not os.path.exists(vocab):
-        pytest.skip(f"{folder} or {vocab} is absent")
+def test_the_shipped_cmrc_test_slice(tmp_path, caplog):
+    folder = data_file("datasets", "test_data", "cmrc_test")
+    vocab = data_file("models", "google_zh_vocab.txt")
     _, config = write_vocab_and_config(tmp_path)
     model = str(tmp_path / "cmrc.bin")
     with caplog.at_level(logging.INFO):

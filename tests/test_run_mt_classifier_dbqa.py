@@ -87,3 +87,24 @@ def test_dbqa_questions_must_be_contiguous(tmp_path, capsys):
                    "char", "--train_path", str(tmp_path / "train.tsv"), "--dev_path", str(tmp_path / "dev.tsv"),
                    "--seq_length", "48", "--device", "cpu"])
     assert "train.tsv:4: the lines of question '1' are not consecutive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("teacher, expect_good", [("agrees", True), ("inverted", False)])
+def test_dbqa_soft_targets_distil_from_the_teacher_logits(tmp_path, caplog, teacher, expect_good):
+    """--soft_targets --soft_alpha as in run_classifier.py: with soft_alpha 1 the loss is the MSE to
+    the teacher's logits alone, so a teacher that inverts the labels teaches the inverse ranking."""
+    paths = write_common(str(tmp_path))
+    for name, questions, seed in (("train", 100, 1), ("dev", 25, 2)):
+        write_dbqa(str(tmp_path / f"{name}.tsv"), questions, seed)
+    lines = (tmp_path / "train.tsv").read_text(encoding="utf-8").splitlines()
+    sign = 1 if teacher == "agrees" else -1
+    rows = [lines[0] + "\tlogits"] + [f"{line}\t{-3 * sign * (2 * int(line[-1]) - 1)} {3 * sign * (2 * int(line[-1]) - 1)}"
+                                      for line in lines[1:]]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run_script("run_dbqa.py", ["--vocab_path", paths["vocab"], "--config_path", paths["config"], "--tokenizer", "char",
+               "--train_path", str(tmp_path / "train.tsv"), "--dev_path", str(tmp_path / "dev.tsv"),
+               "--output_model_path", str(tmp_path / "dbqa.bin"), "--soft_targets", "--soft_alpha", "1.0",
+               "--epochs_num", "3", "--batch_size", "16", "--learning_rate", "1e-3", "--seq_length", "48",
+               "--device", "cpu"])
+    mrr = [float(line.split(": ")[1]) for line in logged(caplog).splitlines() if line.startswith("Mean Reciprocal Rank")]
+    assert (mrr[-1] >= 0.8) if expect_good else (max(mrr) < 0.5), mrr  # chance is about 0.52

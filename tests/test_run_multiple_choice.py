@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import load_script
+from tests.conftest import data_file, load_script
 from uer.finetune.chid import assign_candidates, read_chid
 from uer.finetune.multiple_choice import read_c3
 from uer.model_builder import model_args
@@ -152,11 +152,9 @@ def test_c3_end_to_end_with_five_choices(tmp_path, caplog):
     assert np.mean([row["label"] == label for row, (_, label) in zip(rows, gold)]) >= 0.7
 
 
-def test_c3_dev_slice(tmp_path, data_dir, caplog):
-    source = os.path.join(data_dir, "datasets", "c3", "dev.json")
-    vocab = os.path.join(data_dir, "models", "google_zh_vocab.txt")
-    if not os.path.exists(source) or not os.path.exists(vocab):
-        pytest.skip(f"{source} or {vocab} is absent")
+def test_c3_dev_slice(tmp_path, caplog):
+    source = data_file("datasets", "c3", "dev.json")
+    vocab = data_file("models", "google_zh_vocab.txt")
     documents = json.load(open(source, encoding="utf-8"))
     (tmp_path / "train.json").write_text(json.dumps(documents[:40], ensure_ascii=False), encoding="utf-8")
     (tmp_path / "dev.json").write_text(json.dumps(documents[40:60], ensure_ascii=False), encoding="utf-8")

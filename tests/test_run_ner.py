@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from tests.conftest import data_file
 from tests.finetune_fixtures import LABEL2ID, run_script, write_common, write_ner
 from uer.finetune.metrics import entity_prf
 from uer.model_loader import load_state_dict_file
@@ -97,12 +98,10 @@ def test_malformed_label_map_is_reported_with_its_line(tmp_path, capsys):
     assert "label2id.json:2: malformed JSON" in capsys.readouterr().err
 
 
-def test_real_msra_slice_trains_and_tags(tmp_path, caplog, data_dir):
-    folder = os.path.join(data_dir, "datasets", "test_data", "msra_ner_test")
-    label2id = os.path.join(data_dir, "datasets", "msra_ner", "label2id.json")
-    vocab = os.path.join(data_dir, "models", "google_zh_vocab.txt")
-    if not all(os.path.exists(p) for p in (folder, label2id, vocab)):
-        pytest.skip(f"{folder}, {label2id} or {vocab} not found")
+def test_real_msra_slice_trains_and_tags(tmp_path, caplog):
+    folder = data_file("datasets", "test_data", "msra_ner_test")
+    label2id = data_file("datasets", "msra_ner", "label2id.json")
+    vocab = data_file("models", "google_zh_vocab.txt")
     paths = write_common(str(tmp_path))
     model = str(tmp_path / "msra.bin")
     run_script("run_ner.py", ["--vocab_path", vocab, "--config_path", paths["config"], "--crf_target",

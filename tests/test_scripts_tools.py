@@ -5,6 +5,7 @@ imports); ``cli_main`` turns user errors into ``error: ...`` on stderr and exit 
 """
 import json
 import os
+import re
 import runpy
 import sys
 
@@ -124,6 +125,21 @@ def test_check_model(tmp_path, vocab, capsys):
 
     torch.save(load_state_dict_file(str(tmp_path / "m.bin")), tmp_path / "bare.bin")  # no sidecar
     assert "give --vocab_path" in run_fails(capsys, "check_model", "--input_model_path", tmp_path / "bare.bin")
+
+
+def test_check_model_takes_the_target_from_the_sidecar_over_a_preset(tmp_path, vocab, capsys):
+    """A preset says "target": "bert"; an mlm checkpoint checked with it is still an mlm model."""
+    vocab_path, tokens = vocab
+    save_tiny(tmp_path / "m.bin", MLM, len(tokens))
+    preset = {key: MLM[key] for key in ("emb_size", "hidden_size", "feedforward_size", "heads_num", "layers_num")}
+    (tmp_path / "preset.json").write_text(json.dumps({**preset, "target": "bert"}), encoding="utf-8")
+    run("check_model", "--input_model_path", tmp_path / "m.bin", "--config_path", tmp_path / "preset.json")
+    out = capsys.readouterr().out
+    assert "OK: all" in out and "target mlm from the checkpoint's sidecar; --config_path" in out and "says bert" in out
+    torch.save(load_state_dict_file(str(tmp_path / "m.bin")), tmp_path / "bare.bin")  # no sidecar: the preset's
+    out = run_fails(capsys, "check_model", "--input_model_path", tmp_path / "bare.bin", "--vocab_path", vocab_path,
+                    "--config_path", tmp_path / "preset.json", code=1)
+    assert "target bert from --config_path" in out and "FAILED" in out
 
 
 # -------------------------------------------------------------------------------------------- embeddings
@@ -252,6 +268,35 @@ def test_cloze_test(tmp_path, vocab, capsys):
     assert "masked language model" in message
 
 
+@pytest.mark.parametrize("tokenizer", ["bert", "char"])
+def test_cloze_test_fills_typed_blanks(tmp_path, vocab, capsys, tokenizer):
+    """Every typed [MASK] is one token (the char tokenizer would cut it into 6) and gets its own
+    top-n, from one forward pass with all the line's blanks masked, as in fill-mask."""
+    vocab_path, tokens = vocab
+    model = save_tiny(tmp_path / "m.bin", dict(MLM, tie_weights=True), len(tokens)).eval()
+    lines = ["今天[MASK]气很好", "我们[MASK]公[MASK]玩吧", "自然语言处理"]
+    (tmp_path / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run("cloze_test", "--load_model_path", tmp_path / "m.bin", "--vocab_path", vocab_path, "--tokenizer", tokenizer,
+        "--test_path", tmp_path / "test.txt", "--prediction_path", tmp_path / "cloze.txt", "--topn", 3)
+    assert "3 sentences: 3 typed [MASK] filled in 2; 1 randomly masked" in capsys.readouterr().out
+    blocks = [block.splitlines() for block in (tmp_path / "cloze.txt").read_text(encoding="utf-8").split("\n\n")[:-1]]
+    assert [len(block) for block in blocks] == [2, 3, 3]
+    assert blocks[0][0].replace(" ", "") == lines[0] and blocks[1][0].replace(" ", "") == lines[1]
+    assert blocks[1][1].startswith("Predicted answer 1: ") and blocks[1][2].startswith("Predicted answer 2: ")
+    assert blocks[2][2].startswith("Correct answer: ")  # no typed blank: a random one, scored as before
+
+    def top3(text, positions):
+        ids = [tokens.index(t) for t in ["[CLS]"] + [t for t in re.split(r"(\[MASK\])|", text) if t] + ["[SEP]"]]
+        with torch.no_grad():
+            hidden = model.encode(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))
+            logits = model.target.mlm_logits(hidden[0, positions])
+        return [" ".join(tokens[i] for i in row) for row in logits.topk(3, dim=-1).indices.tolist()]
+
+    assert blocks[0][1] == "Predicted answer: " + top3(lines[0], [3])[0]
+    first, second = top3(lines[1], [3, 5])
+    assert blocks[1][1:] == ["Predicted answer 1: " + first, "Predicted answer 2: " + second]
+
+
 # -------------------------------------------------------------------------------------------- generation
 
 def test_generate_lm_cache_and_recompute_agree(tmp_path, vocab, capsys):
@@ -334,9 +379,23 @@ def test_generate_seq2seq_t5_batches_cache_and_alias(tmp_path, vocab, monkeypatc
     monkeypatch.setattr(sys, "argv", ["generate_mt.py", "--pretrained_model_path", str(tmp_path / "t5.bin"),
                                       "--vocab_path", str(vocab_path), "--input_path", str(tmp_path / "src.txt"),
                                       "--translation_path", str(tmp_path / "mt.txt"), "--tgt_seq_length", "12",
-                                      "--greedy"])
+                                      "--greedy", "--subword_type", "none", "--subencoder_type", "avg",
+                                      "--sub_vocab_path", str(vocab_path)])
     runpy.run_path(os.path.join(REPO, "scripts", "generate_mt.py"), run_name="__main__")
     assert (tmp_path / "mt.txt").read_text(encoding="utf-8") == results[0]
+
+
+def test_generate_mt_refuses_subword_encoders(tmp_path, vocab, capsys):
+    vocab_path, tokens = vocab
+    save_tiny(tmp_path / "t5.bin", T5, len(tokens))
+    (tmp_path / "src.txt").write_text("好\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run("generate_seq2seq", *seq2seq_args(tmp_path / "t5.bin", vocab_path, tmp_path / "src.txt",
+                                              tmp_path / "out.txt", "--subword_type", "char"))
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--subword_type char is not supported" in err, err
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_generate_seq2seq_with_target_vocabulary(tmp_path, vocab, capsys):

@@ -12,14 +12,7 @@ from uer.utils.tokenization.wordpiece import WordPiece
 from uer.utils.tokenizers import TOKENIZERS, BertTokenizer, build_tokenizer
 from uer.utils.vocab import Vocab
 
-DATA_DIR = os.environ.get("UER_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-
-
-def data_file(*parts):
-    path = os.path.join(DATA_DIR, *parts)
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is absent (set UER_DATA_DIR to the shared data folder)")
-    return path
+from tests.conftest import data_file
 
 
 # Texts on which every Hugging Face implementation (Rust and pure Python) agrees.

@@ -13,6 +13,7 @@ from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, hf_config_fo
 from uer.conversion.uer_side import check_fits, has_head, weights_layers
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import atomic_write, save_state_dict
+from uer.utils.cli import script_parser
 from uer.utils.config import read_json, resolve_path, sidecar_path
 from uer.utils.errors import UserInputError
 
@@ -42,7 +43,7 @@ def conversion_parser(description: str, direction: str, targets: Optional[Sequen
                       types: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
     """Flags shared by every conversion script. ``direction``: hf2uer, uer2hf, google2uer, uer2google;
     ``targets`` adds ``--target`` (which pre-training head), ``types`` adds ``--type`` (T5 variants)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(description)
     parser.add_argument("--input_model_path", required=True, help=INPUT_HELP[direction])
     parser.add_argument("--output_model_path", required=True, help=OUTPUT_HELP[direction])
     parser.add_argument("--layers_num", type=int, default=None, help="Default: read from the weights.")

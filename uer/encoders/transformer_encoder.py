@@ -65,18 +65,9 @@ class TransformerEncoder(nn.Module):
         hidden = self.linear(emb) if hasattr(self, "linear") else emb
         q_length = hidden.size(1)
         past_length = past[0][0].size(2) if past else 0
-        is_causal = False
-        if past:
-            if self.mask != "causal":
-                raise ValueError("incremental decoding needs --mask causal")
-            attn_bias = causal_mask(q_length, past_length + q_length, hidden.device)
-        elif self.mask == "causal" and not hasattr(self, "relative_pos_emb"):
-            attn_bias, is_causal = None, True
-        else:
-            attn_bias = build_attention_mask(seg, self.mask)
-        if hasattr(self, "relative_pos_emb"):
-            position_bias = self.relative_pos_emb(q_length, past_length + q_length, q_offset=past_length)
-            attn_bias = combine(attn_bias, position_bias)
+        if past and self.mask != "causal":
+            raise ValueError("incremental decoding needs --mask causal")
+        attn_bias, is_causal = self._attention_bias(seg, q_length, past_length)
         presents = [] if use_cache else None
         for i in range(self.layers_num):
             hidden, present = self.layer(i)(hidden, attn_bias, is_causal, past[i] if past else None, use_cache)
@@ -85,3 +76,32 @@ class TransformerEncoder(nn.Module):
         if self.pre_norm:
             hidden = self.layer_norm(hidden)
         return hidden, presents
+
+    def forward_at(self, emb: torch.Tensor, seg: torch.Tensor, positions: List[int]) -> torch.Tensor:
+        """The outputs at ``positions`` only: [batch_size x len(positions) x hidden_size], equal to
+        ``forward(emb, seg)[:, positions]``. The last layer computes its queries, attention output
+        and feed-forward at those positions only (keys and values still cover every position), which
+        saves most of that layer when one position is scored (scripts/topn_words_dep.py)."""
+        hidden = self.linear(emb) if hasattr(self, "linear") else emb
+        attn_bias, is_causal = self._attention_bias(seg, hidden.size(1), 0)
+        for i in range(self.layers_num - 1):
+            hidden, _ = self.layer(i)(hidden, attn_bias, is_causal)
+        if is_causal:  # SDPA's is_causal aligns a shorter query block with the first keys: spell it out
+            attn_bias = causal_mask(hidden.size(1), hidden.size(1), hidden.device)
+        hidden, _ = self.layer(self.layers_num - 1)(hidden, attn_bias, queries=positions)
+        return self.layer_norm(hidden) if self.pre_norm else hidden
+
+    def _attention_bias(self, seg: torch.Tensor, q_length: int,
+                        past_length: int) -> Tuple[Optional[torch.Tensor], bool]:
+        """(additive bias with the mask and any relative position bias, whether SDPA's is_causal does the mask)."""
+        is_causal = False
+        if past_length:
+            attn_bias = causal_mask(q_length, past_length + q_length, seg.device)
+        elif self.mask == "causal" and not hasattr(self, "relative_pos_emb"):
+            attn_bias, is_causal = None, True
+        else:
+            attn_bias = build_attention_mask(seg, self.mask)
+        if hasattr(self, "relative_pos_emb"):
+            position_bias = self.relative_pos_emb(q_length, past_length + q_length, q_offset=past_length)
+            attn_bias = combine(attn_bias, position_bias)
+        return attn_bias, is_causal

@@ -2,12 +2,13 @@
 import argparse
 
 from uer.opts import finetune_opts, infer_opts
+from uer.utils.cli import script_parser
 from uer.utils.runtime import distributed_opts
 
 
 def finetune_parser(description: str) -> argparse.ArgumentParser:
     """Paths, model, tokenizer, optimisation and training options, and devices/processes."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(description)
     finetune_opts(parser)
     distributed_opts(parser)
     return parser
@@ -15,7 +16,7 @@ def finetune_parser(description: str) -> argparse.ArgumentParser:
 
 def infer_parser(description: str) -> argparse.ArgumentParser:
     """Model path, test/prediction paths, model and tokenizer options, device and precision."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(description)
     infer_opts(parser)
     distributed_opts(parser)
     precision_opts(parser)

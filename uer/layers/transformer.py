@@ -1,6 +1,6 @@
 """Transformer encoder and decoder layers, post-LN (BERT) or pre-LN (GPT-2, T5)."""
 from argparse import Namespace
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,16 +41,23 @@ class TransformerLayer(nn.Module):
         self.dropout_2 = Dropout(args.dropout)
 
     def forward(self, hidden: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool = False,
-                past: Optional[KeyValue] = None, use_cache: bool = False) -> Tuple[torch.Tensor, Optional[KeyValue]]:
-        """hidden: [batch_size x seq_length x hidden_size]; attn_bias includes any position bias."""
+                past: Optional[KeyValue] = None, use_cache: bool = False,
+                queries: Optional[List[int]] = None) -> Tuple[torch.Tensor, Optional[KeyValue]]:
+        """hidden: [batch_size x seq_length x hidden_size]; attn_bias includes any position bias.
+        ``queries``: compute the output at these positions only ([batch_size x len(queries) x
+        hidden_size]; keys and values still come from every position; not with is_causal)."""
+        if queries is not None and attn_bias is not None and attn_bias.size(-2) > 1:
+            attn_bias = attn_bias[..., queries, :]
         if self.pre_norm:
             normed = self.layer_norm_1(hidden)
-            attended, present = self.self_attn(normed, normed, attn_bias, is_causal, past, use_cache)
-            hidden = hidden + self.dropout_1(attended)
+            query, residual = (normed, hidden) if queries is None else (normed[:, queries], hidden[:, queries])
+            attended, present = self.self_attn(query, normed, attn_bias, is_causal, past, use_cache)
+            hidden = residual + self.dropout_1(attended)
             hidden = hidden + self.dropout_2(self.feed_forward(self.layer_norm_2(hidden)))
         else:
-            attended, present = self.self_attn(hidden, hidden, attn_bias, is_causal, past, use_cache)
-            hidden = self.layer_norm_1(hidden + self.dropout_1(attended))
+            query = hidden if queries is None else hidden[:, queries]
+            attended, present = self.self_attn(query, hidden, attn_bias, is_causal, past, use_cache)
+            hidden = self.layer_norm_1(query + self.dropout_1(attended))
             hidden = self.layer_norm_2(hidden + self.dropout_2(self.feed_forward(hidden)))
         return hidden, present
 
