@@ -24,7 +24,8 @@ RESULT_TAG = "BENCH_RESULT "
 
 
 def default_data_dir() -> str:
-    return os.environ.get("UER_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data"))
+    """``$UER_DATA_DIR``, else the repository itself (models/, corpora/ and datasets/ ship with it)."""
+    return os.environ.get("UER_DATA_DIR", REPO)
 
 
 def emit(result: Dict) -> None:

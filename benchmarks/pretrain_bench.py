@@ -27,7 +27,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_DIR = os.environ.get("UER_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data"))
+DATA_DIR = os.environ.get("UER_DATA_DIR", REPO)  # the repository ships models/, corpora/, datasets/
 
 
 def load_script(name: str):
