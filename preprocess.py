@@ -9,9 +9,9 @@ from typing import List, Optional
 
 from uer.data.pipeline import preprocess
 from uer.data.processors import DATA_PROCESSORS
+from uer.tokenizers import TOKENIZERS
 from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.tokenizers import TOKENIZERS
 
 
 def str2bool(value: str) -> bool:

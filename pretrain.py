@@ -11,7 +11,7 @@ Checkpoints go to ``<output_model_path>-<step>`` (+ ``.config.json``) every
 that ``--resume`` continues from (``--resume auto`` picks the latest).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -20,10 +20,10 @@ from typing import List, Optional
 
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts
 from uer.trainer import pretraining_opts, run_pretraining
+from uer.training.runtime import distributed_opts
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import distributed_opts
 
 
 def build_parser() -> argparse.ArgumentParser:

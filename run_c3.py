@@ -11,7 +11,7 @@ gold choice is the one whose text equals the answer. Dev accuracy after every ep
 model kept at --output_model_path; a --test_path with answers is then scored with it.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -22,10 +22,10 @@ from uer.finetune import check_seq_length, fit, load_for_inference, load_pretrai
 from uer.finetune.multiple_choice import choice_opts, evaluate_choices, read_c3
 from uer.finetune.options import finetune_parser
 from uer.models.multiple_choice import MultipleChoice
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_c3")
 

@@ -12,7 +12,7 @@ the vocabulary needs [MASK] and [unused1]. Dev accuracy (best candidate per blan
 epoch selects the model kept at --output_model_path.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -24,10 +24,10 @@ from uer.finetune.chid import assign_candidates, read_chid
 from uer.finetune.multiple_choice import choice_opts, evaluate_choices
 from uer.finetune.options import finetune_parser
 from uer.models.multiple_choice import MultipleChoice
+from uer.tokenizers import TOKENIZERS
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import TOKENIZERS
 
 logger = logging.getLogger("run_chid")
 

@@ -11,7 +11,7 @@ after every epoch; the best one is kept at --output_model_path (with a sidecar o
 inference needs), then scored on the test set.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -22,10 +22,10 @@ from uer.finetune import (PairEncoder, check_seq_length, evaluate_classifier, fi
                           load_pretrained, read_classification, save_finetuned, start_session)
 from uer.finetune.options import finetune_parser, soft_target_opts
 from uer.models.classifier import Classifier
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_classifier")
 

@@ -11,7 +11,7 @@ the other folds, is saved as <name>-fold_<k>.<ext> and predicts fold k; the clas
 of every line, in file order, are saved with np.save to --train_features_path ([N x labels_num]).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -26,13 +26,13 @@ from uer.finetune import (PairEncoder, check_seq_length, evaluate_classifier, fi
 from uer.finetune.options import soft_target_opts
 from uer.models.classifier import Classifier
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts, training_opts
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import distributed_opts, launch, shutdown
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.runtime import distributed_opts, launch, shutdown
 from uer.utils.seed import set_seed
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_classifier_cv")
 

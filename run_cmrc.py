@@ -13,7 +13,7 @@ the model with the best (EM + F1) / 2 is kept at --output_model_path, then the t
 given, is scored with it.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -24,10 +24,10 @@ from uer.finetune import check_seq_length, fit, load_for_inference, load_pretrai
 from uer.finetune.mrc import build_windows, check_mrc_args, evaluate_mrc, mrc_opts, read_mrc
 from uer.finetune.options import finetune_parser
 from uer.models.mrc import MachineReadingComprehension
+from uer.tokenizers import TOKENIZERS
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import TOKENIZERS
 
 logger = logging.getLogger("run_cmrc")
 

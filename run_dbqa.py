@@ -14,7 +14,7 @@ run_classifier.py does: the training file adds a logits column (two teacher logi
 and the loss is soft_alpha * MSE(logits, teacher) + (1 - soft_alpha) * cross-entropy.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -25,10 +25,10 @@ from uer.finetune import (PairEncoder, TaskDataset, check_seq_length, fit, load_
                           mean_reciprocal_rank, predict, read_classification, save_finetuned, softmax, start_session)
 from uer.finetune.options import finetune_parser, soft_target_opts
 from uer.models.classifier import Classifier
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_dbqa")
 

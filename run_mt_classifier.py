@@ -10,7 +10,7 @@ shuffled together every epoch; each dataset's dev accuracy is reported after eve
 the model with the best mean dev accuracy is kept.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -25,11 +25,11 @@ from uer.finetune import (MixedBatches, PairEncoder, check_seq_length, evaluate_
                           read_classification, save_finetuned, start_session)
 from uer.models.multitask_classifier import MultitaskClassifier
 from uer.opts import DEFAULT_CONFIG, model_opts, optimization_opts, tokenizer_opts, training_opts
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import distributed_opts, launch, shutdown
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import distributed_opts, launch, shutdown
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_mt_classifier")
 

@@ -10,7 +10,7 @@ the same number of tags. Entity-level precision/recall/F1 (exact span and type) 
 after every epoch selects the model kept at --output_model_path; then the test set is scored.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -21,10 +21,10 @@ from uer.finetune import (check_seq_length, evaluate_tagger, fit, load_for_infer
                           read_label2id, read_tagging, save_finetuned, start_session)
 from uer.finetune.options import finetune_parser, tagging_opts
 from uer.models.tagger import Tagger
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import launch, shutdown
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
-from uer.utils.runtime import launch, shutdown
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_ner")
 

@@ -5,7 +5,7 @@ Dependencies, and why each is here:
 - numpy: the memory-mapped pre-training dataset format and the feature arrays of cross-validation.
 - safetensors: read and write `.safetensors` checkpoints (Hugging Face's default weight format).
 - cmeel-mimalloc (Linux, Python >= 3.10): the mimalloc allocator the training and prediction scripts
-  run under, as glibc's heap fragments and doubles their resident memory (uer/utils/allocator.py).
+  run under, as glibc's heap fragments and doubles their resident memory (uer/training/allocator.py).
 Optional extras:
 - spm: SentencePiece tokenization (`--spm_model_path`).
 - wwm: jieba, the Chinese word segmenter behind `--whole_word_masking`.

@@ -71,7 +71,7 @@ def padding_fraction(train_path: str, vocab: str, order: str, micro_batches: int
 
     from uer.finetune import PairEncoder, read_classification
     from uer.finetune.batching import training_batches
-    from uer.utils.tokenizers import build_tokenizer
+    from uer.tokenizers import build_tokenizer
 
     tokenizer = build_tokenizer(argparse.Namespace(tokenizer="bert", vocab_path=vocab, spm_model_path=None,
                                                    do_lower_case=True))

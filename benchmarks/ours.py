@@ -11,9 +11,9 @@ examples/s per epoch in the log of run_classifier.py.
 import os
 import sys
 
-if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/utils/allocator.py)
+if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/training/allocator.py)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -33,7 +33,7 @@ def load_script(relative_path: str):
 
 
 def infer(argv: list) -> None:
-    from uer.utils.allocator import active_allocator
+    from uer.training.allocator import active_allocator
 
     script = load_script("inference/run_classifier_infer.py")
     timed = {}

@@ -13,9 +13,9 @@ peak RSS (VmHWM) and the machine's load average (other processes skew CPU timing
 import os
 import sys
 
-if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/utils/allocator.py)
+if __name__ == "__main__":  # measure what users get: the scripts run under mimalloc (uer/training/allocator.py)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -112,7 +112,7 @@ def main() -> None:
     seconds = timed["end"] - batches.start
     import torch
 
-    from uer.utils.allocator import active_allocator
+    from uer.training.allocator import active_allocator
 
     print(json.dumps({
         "config": os.path.basename(options.config_path), "target": options.target, "batch_size": options.batch_size,

@@ -10,7 +10,7 @@ lines ``{"id": <question id>, "label": <choice index>}``, one per question in fi
 question without ``id`` is named by its position in the file (from 0).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -22,10 +22,10 @@ from uer.finetune import check_seq_length, load_for_inference, start_session
 from uer.finetune.multiple_choice import choice_opts, predict_choices, read_c3
 from uer.finetune.options import infer_parser
 from uer.models.multiple_choice import MultipleChoice
+from uer.tokenizers import build_tokenizer
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_c3_infer")
 

@@ -10,7 +10,7 @@ fixed first so that no idiom fills two blanks. Output: one JSON object
 ``{"#idiomNNNNNN#": candidate index}`` (indent 2).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -23,10 +23,10 @@ from uer.finetune.chid import assign_candidates, read_chid
 from uer.finetune.multiple_choice import choice_opts, predict_choices
 from uer.finetune.options import infer_parser
 from uer.models.multiple_choice import MultipleChoice
+from uer.tokenizers import TOKENIZERS
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import TOKENIZERS
 
 logger = logging.getLogger("run_chid_infer")
 

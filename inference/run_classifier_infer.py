@@ -9,7 +9,7 @@ The architecture, labels_num, pooling, seq_length and tokenizer come from the mo
 with the header ``label`` [``logits``] [``prob``], one row per input line, values space-separated.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -20,10 +20,10 @@ from uer.finetune import (PairEncoder, check_seq_length, load_for_inference, pre
                           read_classification, start_session)
 from uer.finetune.options import infer_parser, output_opts
 from uer.models.classifier import Classifier
+from uer.tokenizers import build_tokenizer
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_classifier_infer")
 

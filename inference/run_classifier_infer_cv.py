@@ -8,7 +8,7 @@ Loads <name>-fold_<k>.<ext> for k = 0 .. folds_num-1 (the architecture from thei
 saves the mean probabilities with np.save to --test_features_path ([N_test x labels_num], float64).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -23,12 +23,12 @@ from uer.finetune import (PairEncoder, check_seq_length, fold_path, load_for_inf
 from uer.finetune.options import output_opts, precision_opts
 from uer.models.classifier import Classifier
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.tokenizers import build_tokenizer
+from uer.training.runtime import distributed_opts
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.runtime import distributed_opts
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_classifier_infer_cv")
 

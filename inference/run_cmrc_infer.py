@@ -11,7 +11,7 @@ Output: one JSON object ``{question_id: answer}`` (indent 4, characters kept as 
 candidates, best first (score = log p(start) + log p(end)).
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -23,10 +23,10 @@ from uer.finetune import check_seq_length, load_for_inference, start_session
 from uer.finetune.mrc import build_windows, check_mrc_args, mrc_opts, predict_answers, read_mrc
 from uer.finetune.options import infer_parser
 from uer.models.mrc import MachineReadingComprehension
+from uer.tokenizers import TOKENIZERS
 from uer.utils.config import parse_args
 from uer.utils.errors import cli_main
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import TOKENIZERS
 
 logger = logging.getLogger("run_cmrc_infer")
 

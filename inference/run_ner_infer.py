@@ -9,7 +9,7 @@ from the model's sidecar (--label2id_path and flags still win). Output: a header
 then one line per sentence with one tag per token, separated by spaces.
 """
 if __name__ == "__main__":  # before torch loads: the command may run again under mimalloc
-    from uer.utils.allocator import use_mimalloc
+    from uer.training.allocator import use_mimalloc
 
     use_mimalloc(__file__)
 
@@ -20,10 +20,10 @@ from uer.finetune import (check_seq_length, load_for_inference, predict_tags, re
                           read_tagging, start_session)
 from uer.finetune.options import infer_parser, tagging_opts
 from uer.models.tagger import Tagger
+from uer.tokenizers import build_tokenizer
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger("run_ner_infer")
 

@@ -7,9 +7,9 @@ import argparse
 import logging
 from typing import List, Optional
 
+from uer.tokenizers.vocab_builder import BUILD_TOKENIZERS, build_vocab
 from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.vocab_builder import BUILD_TOKENIZERS, build_vocab
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,12 +17,12 @@ from typing import List, Optional, Set
 
 from uer.model_builder import build_model
 from uer.model_loader import load_state_dict_file
+from uer.model_tools import compare_keys, read_sidecar
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args, typed_dests
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import compare_keys, read_sidecar
-from uer.utils.vocab import load_vocab_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,14 +22,14 @@ import torch
 
 from uer.finetune.inputs import input_length
 from uer.generation import detokenize
+from uer.model_tools import load_for_inference
 from uer.opts import infer_opts
+from uer.tokenizers import Tokenizer, build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, MASK_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import load_for_inference
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.tokenizers import Tokenizer, build_tokenizer
 
 MLM_HEAD = ("embedding.", "encoder.", "target.mlm_linear_1.", "target.layer_norm.", "target.mlm_linear_2.")
 

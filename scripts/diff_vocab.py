@@ -5,9 +5,9 @@
 import argparse
 from typing import List, Optional
 
+from uer.tokenizers.vocab import Vocab
 from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
-from uer.utils.vocab import Vocab
 
 
 def build_parser() -> argparse.ArgumentParser:

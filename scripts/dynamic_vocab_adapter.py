@@ -14,11 +14,11 @@ from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_state_dict
+from uer.model_tools import copy_sidecar, read_sidecar, word_embedding
+from uer.tokenizers.vocab import Vocab
+from uer.tokenizers.vocab_adapter import SOURCE_VOCAB_KEYS, TARGET_VOCAB_KEYS, adapt_state_dict
 from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import copy_sidecar, read_sidecar, word_embedding
-from uer.utils.vocab import Vocab
-from uer.utils.vocab_adapter import SOURCE_VOCAB_KEYS, TARGET_VOCAB_KEYS, adapt_state_dict
 
 
 def build_parser() -> argparse.ArgumentParser:

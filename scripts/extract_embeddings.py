@@ -12,10 +12,10 @@ import logging
 from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
+from uer.model_tools import word_embedding, write_word2vec
+from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
 from uer.utils.errors import cli_main
-from uer.utils.model_tools import word_embedding, write_word2vec
-from uer.utils.vocab import load_vocab_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:

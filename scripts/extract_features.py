@@ -13,12 +13,12 @@ from uer.model_builder import build_embedding_encoder
 from uer.model_loader import load_model, require_backbone
 from uer.model_saver import atomic_write
 from uer.opts import infer_opts
+from uer.tokenizers import build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.pooling import pool
 from uer.utils.textfile import iter_lines
-from uer.utils.tokenizers import build_tokenizer
 
 
 def read_lines(path: str):

@@ -18,14 +18,14 @@ from typing import List, Optional
 import torch
 
 from uer.generation import Sampling, detokenize, generate_lm, sampling_opts
+from uer.model_tools import load_for_inference, set_option_default
 from uer.opts import infer_opts
+from uer.tokenizers import build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import load_for_inference, set_option_default
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger(__name__)
 LM_PARTS = ("embedding.", "encoder.", "target.output_layer.")

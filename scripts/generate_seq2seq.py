@@ -21,14 +21,14 @@ from typing import List, Optional
 import torch
 
 from uer.generation import Sampling, detokenize, generate_seq2seq, sampling_opts
+from uer.model_tools import load_for_inference, set_option_default
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.tokenizers import TOKENIZERS, build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, PAD_ID, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import load_for_inference, set_option_default
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.tokenizers import TOKENIZERS, build_tokenizer
 
 logger = logging.getLogger(__name__)
 

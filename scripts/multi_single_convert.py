@@ -12,9 +12,9 @@ from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
 from uer.model_saver import save_state_dict
+from uer.model_tools import change_module_prefix, copy_sidecar
 from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import change_module_prefix, copy_sidecar
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,15 +20,15 @@ from typing import List, Optional
 import torch
 
 from uer.finetune.inputs import input_length
+from uer.model_tools import load_for_inference
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
+from uer.tokenizers import build_tokenizer
+from uer.tokenizers.vocab import Vocab
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN, SPECIAL_TOKENS
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import load_for_inference
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.tokenizers import build_tokenizer
-from uer.utils.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 

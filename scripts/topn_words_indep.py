@@ -13,11 +13,11 @@ import sys
 from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
+from uer.model_tools import nearest, word_embedding
+from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.model_tools import nearest, word_embedding
 from uer.utils.textfile import atomic_write, iter_lines
-from uer.utils.vocab import load_vocab_from_args
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """The scripts run under mimalloc on Linux (glibc's heap fragments under training); see
-uer/utils/allocator.py."""
+uer/training/allocator.py."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from uer.utils.allocator import ALLOCATOR_ENV, mimalloc_command, mimalloc_library, program_path
+from uer.training.allocator import ALLOCATOR_ENV, mimalloc_command, mimalloc_library, program_path
 
 LIBRARY = "/site-packages/cmeel.prefix/lib/libmimalloc.so"
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is a Linux mechanism")
@@ -38,7 +38,7 @@ def test_program_path_is_the_script_the_interpreter_runs():
 
 PROBE = """
 import sys
-from uer.utils.allocator import active_allocator, use_mimalloc
+from uer.training.allocator import active_allocator, use_mimalloc
 print("started", flush=True)
 use_mimalloc(__file__)
 print(active_allocator(), sys.argv[1:])

@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from tests.finetune_fixtures import LETTERS, SPECIALS, TINY
-from uer.finetune import TaskDataset
 from uer.data.batch_order import random_batches, split_by_length, training_batches
+from uer.finetune import TaskDataset
 from uer.finetune.classification import warn_if_collapsed
 from uer.finetune.trainer import backward_batch
 from uer.model_builder import model_args
 from uer.models.classifier import Classifier
 from uer.models.tagger import Tagger
-from uer.utils.runtime import DistContext
+from uer.training.runtime import DistContext
 
 VOCAB_SIZE = len(SPECIALS) + len(LETTERS)
 

@@ -1,15 +1,15 @@
-"""scripts/build_vocab.py, scripts/diff_vocab.py and uer.utils.vocab_builder."""
+"""scripts/build_vocab.py, scripts/diff_vocab.py and uer.tokenizers.vocab_builder."""
 import os
 import subprocess
 import sys
 
 import pytest
 
+from uer.tokenizers import TOKENIZERS
+from uer.tokenizers.vocab import Vocab
+from uer.tokenizers.vocab_builder import build_vocab, count_tokens, line_aligned_ranges, select_tokens
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
-from uer.utils.tokenizers import TOKENIZERS
-from uer.utils.vocab import Vocab
-from uer.utils.vocab_builder import build_vocab, count_tokens, line_aligned_ranges, select_tokens
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -62,7 +62,7 @@ def expect_user_error(capsys, corpus: str, vocab: str, output: str, target: str,
 
 
 def test_vocab_helper_builds_a_loadable_vocab(tmp_path):
-    from uer.utils.vocab import Vocab
+    from uer.tokenizers.vocab import Vocab
 
     vocab = Vocab.load(make_vocab(tmp_path))
     vocab.require_special_tokens()

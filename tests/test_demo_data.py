@@ -10,9 +10,9 @@ import pytest
 from uer.demo.build import NER, OUTPUTS, SENTIMENT, DemoOptions, prepare_demo_data
 from uer.demo.peoples_daily import LABEL2ID, parse_paragraph, split_units, to_bio
 from uer.demo.text import bert_document, clean_text, split_sentences
+from uer.tokenizers.vocab import Vocab
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
-from uer.utils.vocab import Vocab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPLITS = ("train", "dev", "test")

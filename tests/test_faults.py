@@ -25,8 +25,8 @@ from tests.test_data_helpers import lines_corpus, make_vocab, run_preprocess, wr
 from tests.test_pretrain import dataset_for, pretrain_args
 from uer.data.format import DatasetFile
 from uer.model_loader import load_state_dict_file
+from uer.training.train_state import load_train_state
 from uer.utils.errors import UserInputError
-from uer.utils.train_state import load_train_state
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,7 +58,7 @@ FLAGS = ("--total_steps", str(TOTAL), "--save_checkpoint_steps", str(EVERY), "--
 KILLED_PRETRAIN = r"""
 import os, signal, sys
 mode, kill_step, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-import uer.model_saver, uer.trainer, uer.utils.train_state
+import uer.model_saver, uer.trainer, uer.training.train_state
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -81,7 +81,7 @@ else:
                 handle.truncate(os.path.getsize(temp) // 2)
             die()
         return write_atomically(path, half)
-    uer.utils.train_state.atomic_write = dying_write
+    uer.training.train_state.atomic_write = dying_write
 import pretrain
 pretrain.main(argv)
 """
@@ -166,7 +166,7 @@ def test_sigint_between_accumulated_micro_steps_stops_at_the_optimizer_step(tmp_
     micro-step 3 stops after micro-step 4."""
     import uer.trainer
     from tests.trainer_fixtures import SyntheticLoader, parse
-    from uer.utils.interrupt import TrainingInterrupted
+    from uer.training.interrupt import TrainingInterrupted
 
     class InterruptingLoader(SyntheticLoader):
         def batch(self):
@@ -387,8 +387,8 @@ def test_long_inputs_are_truncated_by_every_reader(tmp_path, watchdog):
     from uer.finetune.multiple_choice import read_c3
     from uer.finetune.chid import read_chid
     from uer.finetune.tagging import read_tagging
-    from uer.utils.tokenizers import CharTokenizer
-    from uer.utils.vocab import Vocab
+    from uer.tokenizers import CharTokenizer
+    from uer.tokenizers.vocab import Vocab
 
     letters = "abcdefghij"
     vocab_path = write(tmp_path, "vocab.txt", "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]"]

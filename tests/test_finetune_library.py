@@ -17,10 +17,10 @@ from uer.models.classifier import Classifier
 from uer.models.crf import CRF
 from uer.models.multitask_classifier import MultitaskClassifier
 from uer.models.tagger import Tagger
+from uer.tokenizers import CharTokenizer
+from uer.tokenizers.vocab import Vocab
+from uer.training.runtime import DistContext
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
-from uer.utils.tokenizers import CharTokenizer
-from uer.utils.vocab import Vocab
 
 VOCAB = Vocab.from_tokens(SPECIALS + list(LETTERS))
 

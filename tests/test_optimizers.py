@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from uer.utils.adafactor import Adafactor
-from uer.utils.optimizers import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, param_groups
+from uer.training.adafactor import Adafactor
+from uer.training.optimizers import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, param_groups
 
 
 def tiny_model() -> nn.Module:
@@ -219,7 +219,7 @@ def test_training_steps_do_not_import_torch_dynamo():
 import sys
 from argparse import Namespace
 import torch
-from uer.utils.optimizers import build_optimizer, build_scheduler
+from uer.training.optimizers import build_optimizer, build_scheduler
 for name in ("adamw", "adafactor"):
     model = torch.nn.Sequential(torch.nn.Embedding(10, 8), torch.nn.Linear(8, 8))
     args = Namespace(optimizer=name, learning_rate=1e-3, weight_decay=0.01, scheduler="linear", warmup=0.1)

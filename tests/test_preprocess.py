@@ -8,7 +8,7 @@ import pytest
 from uer.data.format import DatasetFile
 from uer.data.loader import build_pretrain_loader
 from uer.data.processors import DATA_PROCESSORS
-from uer.utils.vocab import Vocab
+from uer.tokenizers.vocab import Vocab
 
 from tests.test_data_helpers import documents_corpus, lines_corpus, make_vocab, run_preprocess, sentence, write
 

@@ -149,7 +149,7 @@ def test_script_exit_status_and_message(tmp_path, vocab_path):
 
 def test_loader_rejects_another_vocabulary_and_foreign_files(tmp_path, vocab_path):
     from uer.data.loader import build_pretrain_loader
-    from uer.utils.vocab import Vocab
+    from uer.tokenizers.vocab import Vocab
 
     corpus = write(tmp_path, "corpus.txt", lines_corpus(random.Random(5), 20))
     output = str(tmp_path / "d.pt")

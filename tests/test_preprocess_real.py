@@ -4,7 +4,7 @@ import os
 from tests.conftest import data_file
 from uer.data.format import DatasetFile
 from uer.data.loader import build_pretrain_loader
-from uer.utils.vocab import Vocab
+from uer.tokenizers.vocab import Vocab
 
 
 def test_book_review_bert_corpus(tmp_path):

@@ -235,7 +235,7 @@ def test_dataset_examples_are_read_by_the_readers(tmp_path):
     from uer.finetune.multiple_choice import read_c3
     from uer.finetune.tagging import read_tagging
     from uer.finetune.tsv import read_label2id
-    from uer.utils.tokenizers import build_tokenizer
+    from uer.tokenizers import build_tokenizer
 
     examples = dataset_examples()
     paths = {}

@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import data_file, load_script
 from uer.finetune.mrc import build_windows, decode_answers, locate_answer, read_mrc, window_spans
 from uer.finetune.mrc_metric import cmrc_scores, exact_match, f1_score, mixed_segmentation
+from uer.tokenizers import CharTokenizer
+from uer.tokenizers.vocab import Vocab
 from uer.utils.errors import UserInputError
-from uer.utils.tokenizers import CharTokenizer
-from uer.utils.vocab import Vocab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

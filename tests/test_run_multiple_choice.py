@@ -16,9 +16,9 @@ from uer.finetune.chid import assign_candidates, read_chid
 from uer.finetune.multiple_choice import read_c3
 from uer.model_builder import model_args
 from uer.models.multiple_choice import MultipleChoice
+from uer.tokenizers import CharTokenizer
+from uer.tokenizers.vocab import Vocab
 from uer.utils.errors import UserInputError
-from uer.utils.tokenizers import CharTokenizer
-from uer.utils.vocab import Vocab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

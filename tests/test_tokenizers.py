@@ -5,12 +5,12 @@ import os
 
 import pytest
 
+from uer.tokenizers import TOKENIZERS, BertTokenizer, build_tokenizer
+from uer.tokenizers.spm import encode_pieces
+from uer.tokenizers.vocab import Vocab
+from uer.tokenizers.wordpiece import WordPiece
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
-from uer.utils.tokenization.spm import encode_pieces
-from uer.utils.tokenization.wordpiece import WordPiece
-from uer.utils.tokenizers import TOKENIZERS, BertTokenizer, build_tokenizer
-from uer.utils.vocab import Vocab
 
 from tests.conftest import data_file
 

@@ -13,11 +13,11 @@ from uer.model_builder import build_model
 from uer.model_loader import load_model, load_state_dict_file
 from uer.targets import TARGETS
 from uer.trainer import Trainer, check_plan
+from uer.training.optimizers import build_optimizer, build_scheduler
+from uer.training.runtime import DistContext, NonFiniteGuard, TrainingDiverged
+from uer.training.train_state import find_latest_state, load_train_state
+from uer.training.train_stats import StatsWindow, format_report
 from uer.utils.errors import UserInputError
-from uer.utils.optimizers import build_optimizer, build_scheduler
-from uer.utils.runtime import DistContext, NonFiniteGuard, TrainingDiverged
-from uer.utils.train_state import find_latest_state, load_train_state
-from uer.utils.train_stats import StatsWindow, format_report
 
 
 @pytest.mark.parametrize("target", TARGETS.names())

@@ -11,8 +11,8 @@ import torch
 
 from tests.trainer_fixtures import REPO, dumping_worker, parse
 from uer.model_builder import build_model
+from uer.training.runtime import init_distributed, launch
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import init_distributed, launch
 from uer.utils.seed import set_seed
 
 

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
+from uer.tokenizers.vocab import Vocab, load_vocab_from_args
 from uer.utils.constants import PAD_ID, SPECIAL_TOKENS, UNK_TOKEN
 from uer.utils.errors import UserInputError
-from uer.utils.vocab import Vocab, load_vocab_from_args
 
 
 def write(path, text, encoding="utf-8"):

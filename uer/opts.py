@@ -70,7 +70,7 @@ def model_opts(parser: argparse.ArgumentParser) -> None:
 
 
 def tokenizer_opts(parser: argparse.ArgumentParser) -> None:
-    from uer.utils.tokenizers import TOKENIZERS
+    from uer.tokenizers import TOKENIZERS
 
     group = parser.add_argument_group("vocabulary and tokenizer")
     group.add_argument("--vocab_path", default=None, help="Vocabulary file, one token per line.")
@@ -81,7 +81,7 @@ def tokenizer_opts(parser: argparse.ArgumentParser) -> None:
 
 
 def optimization_opts(parser: argparse.ArgumentParser) -> None:
-    from uer.utils.optimizers import OPTIMIZERS, SCHEDULERS
+    from uer.training.optimizers import OPTIMIZERS, SCHEDULERS
 
     group = parser.add_argument_group("optimization")
     group.add_argument("--learning_rate", type=float, default=2e-5)

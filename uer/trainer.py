@@ -28,16 +28,16 @@ from uer.model_loader import load_model, require_backbone
 from uer.model_saver import save_model, unwrap
 from uer.opts import batch_order_opts
 from uer.targets.common import merge_micro_batch_stats, micro_batch_weights, weighted_loss
+from uer.training.interrupt import InterruptRequest, TrainingInterrupted
+from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
-from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
-from uer.utils.optimizers import build_optimizer, build_scheduler
-from uer.utils.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
+from uer.training.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
                                init_distributed, launch, make_grad_scaler, parallelize, setup_logging, shutdown)
 from uer.utils.seed import set_seed
-from uer.utils.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
+from uer.training.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
                                    restore_train_state, save_train_state, state_path)
-from uer.utils.train_stats import StatsWindow, format_report
-from uer.utils.vocab import load_vocab_from_args
+from uer.tokenizers.vocab import load_vocab_from_args
+from uer.training.train_stats import StatsWindow, format_report
 
 logger = logging.getLogger(__name__)
 

@@ -261,7 +261,7 @@ def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int
     dataset = PretrainDataset(path)
     has_vocab = getattr(args, "vocab_path", None) or getattr(args, "spm_model_path", None)
     if vocab is None and has_vocab:
-        from uer.utils.vocab import load_vocab_from_args
+        from uer.tokenizers.vocab import load_vocab_from_args
 
         vocab = load_vocab_from_args(args)
         if getattr(args, "tgt_vocab_path", None) or getattr(args, "tgt_spm_model_path", None):

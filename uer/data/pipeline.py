@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def build_processor(args: Any) -> DataProcessor:
     """The data processor of ``args.target`` with its tokenizer(s)."""
-    from uer.utils.tokenizers import build_tokenizer
+    from uer.tokenizers import build_tokenizer
 
     tokenizer = build_tokenizer(args)
     tgt_tokenizer = None

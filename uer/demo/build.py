@@ -21,9 +21,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from uer.tokenizers.vocab_builder import build_vocab
 from uer.utils.errors import UserInputError
 from uer.utils.textfile import atomic_write, file_sha256, iter_lines, require_file
-from uer.utils.vocab_builder import build_vocab
 
 from .peoples_daily import LABEL2ID, Sentence, parse_paragraph, split_units, to_bio
 from .sentiment import read_sentiment

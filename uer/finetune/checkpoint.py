@@ -10,9 +10,9 @@ import torch.nn as nn
 
 from uer.model_loader import LoadReport, load_model, require_backbone
 from uer.model_saver import save_model
+from uer.training.runtime import DistContext
 from uer.utils.config import sidecar_path
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

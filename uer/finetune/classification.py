@@ -17,8 +17,8 @@ from uer.finetune.inputs import PairEncoder, TaskDataset
 from uer.finetune.metrics import accuracy, classification_report, confusion_matrix, macro_f1
 from uer.finetune.predict import predict, softmax
 from uer.finetune.tsv import parse_floats, parse_label, read_tsv
+from uer.training.runtime import DistContext
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from uer.finetune.inputs import TaskDataset
 from uer.finetune.jsonfile import field, line_of, load_json
 from uer.finetune.mrc_metric import cmrc_scores
 from uer.finetune.predict import predict
+from uer.training.runtime import DistContext
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

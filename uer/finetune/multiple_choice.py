@@ -20,9 +20,9 @@ from uer.finetune.inputs import TaskDataset, truncate_pair
 from uer.finetune.jsonfile import expect, field, line_of, load_json, strings
 from uer.finetune.metrics import accuracy
 from uer.finetune.predict import predict
+from uer.training.runtime import DistContext
 from uer.utils.constants import CLS_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

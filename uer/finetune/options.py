@@ -2,8 +2,8 @@
 import argparse
 
 from uer.opts import finetune_opts, infer_opts
+from uer.training.runtime import distributed_opts
 from uer.utils.cli import script_parser
-from uer.utils.runtime import distributed_opts
 
 
 def finetune_parser(description: str) -> argparse.ArgumentParser:

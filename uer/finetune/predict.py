@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from uer.finetune.session import to_device
-from uer.utils.runtime import DistContext, autocast
+from uer.training.runtime import DistContext, autocast
 
 
 def predict(model: nn.Module, data: Any, batch_size: int, args: Namespace, ctx: DistContext,

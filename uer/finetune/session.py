@@ -5,7 +5,7 @@ from typing import Any, Dict
 
 import torch
 
-from uer.utils.runtime import DistContext, check_precision, init_distributed, setup_logging
+from uer.training.runtime import DistContext, check_precision, init_distributed, setup_logging
 from uer.utils.seed import set_seed
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from uer.finetune.inputs import TaskDataset
 from uer.finetune.metrics import entity_prf
 from uer.finetune.predict import predict
 from uer.finetune.tsv import read_tsv
+from uer.training.runtime import DistContext
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

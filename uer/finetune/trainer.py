@@ -30,12 +30,12 @@ from uer.finetune.batching import shard
 from uer.finetune.progress import EpochProgress
 from uer.finetune.session import to_device
 from uer.model_saver import unwrap
+from uer.training.interrupt import InterruptRequest, TrainingInterrupted
+from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
-from uer.utils.optimizers import build_optimizer, build_scheduler
-from uer.utils.interrupt import InterruptRequest, TrainingInterrupted
-from uer.utils.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
+from uer.training.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
                                barrier, gather_objects, make_grad_scaler, parallelize)
-from uer.utils.train_state import load_train_state, rank_state, restore_train_state, save_train_state
+from uer.training.train_state import load_train_state, rank_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def agreed_stop(requested: bool, ctx: Any) -> bool:
     """True on every rank when any rank was interrupted (one tiny all-reduce when distributed)."""
     if not ctx.distributed:
         return requested
-    from uer.utils.runtime import all_reduce_sum
+    from uer.training.runtime import all_reduce_sum
 
     flag = torch.tensor([1.0 if requested else 0.0], device=ctx.device)
     return bool(all_reduce_sum(flag, ctx).item() > 0)

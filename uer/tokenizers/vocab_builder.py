@@ -11,11 +11,11 @@ import multiprocessing
 import os
 from typing import Callable, Counter, Iterable, List, Optional, Tuple
 
+from uer.tokenizers import TOKENIZERS
+from uer.tokenizers.vocab import Vocab
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
 from uer.utils.textfile import decode_line, require_file
-from uer.utils.tokenizers import TOKENIZERS
-from uer.utils.vocab import Vocab
 
 logger = logging.getLogger(__name__)
 

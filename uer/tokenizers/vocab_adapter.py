@@ -12,9 +12,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from uer.utils.tokenization.wordpiece import CONTINUATION
-from uer.utils.tokenizers import BertTokenizer
-from uer.utils.vocab import Vocab
+from uer.tokenizers import BertTokenizer
+from uer.tokenizers.vocab import Vocab
+from uer.tokenizers.wordpiece import CONTINUATION
 
 logger = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ class Vocab:
     def from_spm(cls, spm_model_path: str) -> "Vocab":
         """The pieces of a SentencePiece model, in id order; unknown tokens -> ``[UNK]`` if it is a
         piece, else the model's own unknown piece (e.g. ``<unk>``)."""
-        from uer.utils.tokenization.spm import load_spm
+        from uer.tokenizers.spm import load_spm
 
         sp_model = load_spm(spm_model_path)
         pieces = [sp_model.id_to_piece(i) for i in range(sp_model.get_piece_size())]

@@ -23,7 +23,7 @@ import torch.nn as nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from uer.registry import Registry
-from uer.utils.adafactor import Adafactor
+from uer.training.adafactor import Adafactor
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from uer.utils.runtime import DistContext, all_reduce_sum
+from uer.training.runtime import DistContext, all_reduce_sum
 
 STAT_PREFIXES = ("loss_", "correct_", "denominator_")
 

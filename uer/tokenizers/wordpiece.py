@@ -1,7 +1,7 @@
 """WordPiece: greedy longest-match-first sub-words with ``##`` continuations, cached per word."""
 from typing import Dict, Tuple
 
-from uer.utils.vocab import Vocab
+from uer.tokenizers.vocab import Vocab
 
 Split = Tuple[Tuple[str, ...], Tuple[int, ...]]
 

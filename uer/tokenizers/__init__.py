@@ -1,7 +1,7 @@
 """Tokenizers: text -> tokens -> ids, chosen by ``--tokenizer`` from the ``TOKENIZERS`` registry.
 
 - ``bert``: BERT basic tokenization + WordPiece, id for id what ``transformers.BertTokenizer``
-  produces on the same vocabulary (see :mod:`uer.utils.tokenization.basic`); with
+  produces on the same vocabulary (see :mod:`uer.tokenizers.basic`); with
   ``--spm_model_path`` it is the SentencePiece segmentation instead.
 - ``char``: every character of the stripped text, interior spaces included (they map to the
   vocabulary's ``" "`` token, i.e. a blank line of the vocabulary file, else to ``[UNK]``).
@@ -13,12 +13,12 @@ import logging
 from typing import Any, List, Sequence
 
 from uer.registry import Registry
+from uer.tokenizers.basic import BasicTokenizer
+from uer.tokenizers.spm import encode_pieces
+from uer.tokenizers.vocab import Vocab, load_vocab_from_args
+from uer.tokenizers.wordpiece import WordPiece
 from uer.utils.constants import SPECIAL_TOKENS
 from uer.utils.errors import UserInputError
-from uer.utils.tokenization.basic import BasicTokenizer
-from uer.utils.tokenization.spm import encode_pieces
-from uer.utils.tokenization.wordpiece import WordPiece
-from uer.utils.vocab import Vocab, load_vocab_from_args
 
 logger = logging.getLogger(__name__)
 

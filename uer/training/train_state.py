@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from uer.model_saver import atomic_write, unwrap
+from uer.training.runtime import DistContext
 from uer.utils.errors import UserInputError
-from uer.utils.runtime import DistContext
 
 logger = logging.getLogger(__name__)
 

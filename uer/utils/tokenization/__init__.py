@@ -1,1 +1,0 @@
-"""Building blocks of the tokenizers in :mod:`uer.utils.tokenizers` (import tokenizers from there)."""
