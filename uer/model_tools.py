@@ -1,5 +1,8 @@
-"""Checkpoint utilities behind the scripts/ tools: inference loading, key checks, averaging,
-``module.`` prefixes, sidecars, embedding tables (nearest neighbours, word2vec text)."""
+"""Checkpoint utilities behind the scripts/ tools, on top of the model builder, loader and saver.
+
+Inference loading, key checks, averaging, ``module.`` prefixes, sidecars, embedding tables
+(nearest neighbours, word2vec text).
+"""
 import argparse
 import json
 import logging

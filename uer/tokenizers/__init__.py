@@ -8,6 +8,12 @@
 - ``space``: ``text.strip().split(" ")``; consecutive spaces give empty tokens, which map to ``[UNK]``.
 
 ``char`` and ``space`` never lower-case. No tokenizer adds ``[CLS]``/``[SEP]``: callers do.
+
+The package is the tokenizer stack, above ``uer.utils`` and below everything that reads text:
+``vocab`` (token <-> id), ``basic``/``wordpiece``/``spm`` (the pieces the tokenizers here are
+made of), ``vocab_builder`` (corpus -> vocabulary file) and ``vocab_adapter`` (a checkpoint moved
+to a new vocabulary). It imports only ``uer.utils`` and ``uer.registry`` (``vocab_adapter`` needs
+nothing of the model either: it works on a plain state dict).
 """
 import logging
 from typing import Any, List, Sequence

@@ -1,5 +1,4 @@
-"""Optimizers (``--optimizer``) and learning-rate schedules (``--scheduler``), shared by
-pre-training and fine-tuning.
+"""Optimizers (``--optimizer``) and learning-rate schedules (``--scheduler``) for every training loop.
 
 Public API::
 
