@@ -85,6 +85,9 @@ def test_random_order_serves_random_batches_in_length_sorted_micro_batches(datas
             assert (piece["seg"] > 0).sum(1).max() == piece["src"].shape[1]
     with pytest.raises(UserInputError, match="unknown batch order"):
         build_pretrain_loader(datasets["static"], 16, batch_order="sorted")
+    for flag in ("micro_batches", "bucket_batches"):
+        with pytest.raises(UserInputError, match=f"--{flag} must be at least 1, got 0"):
+            build_pretrain_loader(datasets["static"], 16, **{flag: 0})
 
 
 def test_static_masks_are_stored_and_dynamic_masks_change_every_epoch(datasets):

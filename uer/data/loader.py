@@ -107,8 +107,10 @@ class PretrainLoader:
             raise UserInputError(f"unknown batch order '{batch_order}' (expected one of {', '.join(BATCH_ORDERS)})")
         if micro_batches < 1:
             raise UserInputError(f"--micro_batches must be at least 1, got {micro_batches}")
+        if bucket_batches < 1:
+            raise UserInputError(f"--bucket_batches must be at least 1, got {bucket_batches}")
         self.batch_order, self.micro_batches = batch_order, micro_batches
-        self.bucket = (max(1, bucket_batches) if batch_order == "bucketed" else 1) * batch_size
+        self.bucket = (bucket_batches if batch_order == "bucketed" else 1) * batch_size
         self.buffers = (self.share + self.buffer_size - 1) // self.buffer_size
         self.masker = Masker(masking) if masking is not None else None
         if dataset.dynamic_masking and self.masker is None:
@@ -272,10 +274,11 @@ def build_pretrain_loader(path: Any, batch_size: Optional[int] = None, rank: int
     if instances_buffer_size is None:
         instances_buffer_size = getattr(args, "instances_buffer_size", None) or 25600
     if bucket_batches is None:
-        bucket_batches = getattr(args, "bucket_batches", None) or 100
+        bucket_batches = getattr(args, "bucket_batches", None)
+        bucket_batches = 100 if bucket_batches is None else bucket_batches
     loader = PretrainLoader(dataset, batch_size, rank, world_size, seed, instances_buffer_size, bucket_batches,
                             masking_from(dataset, args), batch_order or getattr(args, "batch_order", "random"),
-                            micro_batches or getattr(args, "micro_batches", 1))
+                            getattr(args, "micro_batches", 1) if micro_batches is None else micro_batches)
     logger.info("dataset %s: %d instances for --target %s (%s masking); rank %d of %d serves %d", path,
                 len(dataset), dataset.target, (dataset.header.get("masking") or {}).get("mode", "no"),
                 rank, world_size, loader.share)
