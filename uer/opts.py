@@ -108,7 +108,7 @@ def batch_order_opts(group: Any) -> None:
                             "but the label mix of a batch follows length: short runs lose accuracy and may "
                             "collapse to one class).")
     group.add_argument("--micro_batches", type=int, default=4,
-                       help="With --batch_order random, cut each batch into at most this many length-sorted "
+                       help="Cut each batch of mixed lengths into at most this many length-sorted "
                             "micro-batches, each padded to its own longest; their gradients are summed before "
                             "the one optimizer step (the same update, less padding). 1 pads the whole batch.")
     group.add_argument("--bucket_batches", type=int, default=100,
