@@ -14,6 +14,7 @@ decides whether the update is applied) and one per report; statistics stay on th
 """
 import argparse
 import contextlib
+import gc
 import itertools
 import logging
 import time
@@ -328,9 +329,11 @@ def pretrain_worker(args: Any) -> "Trainer":
         trainer.train(batches)
         # Ranks leave together (rank 0 may still be writing the last checkpoint) and DDP, whose reducer
         # holds the process group, goes before the group is destroyed: a rank tearing gloo down early
-        # aborted at exit now and then ("terminate called without an active exception").
+        # aborted at exit now and then ("terminate called without an active exception"). Every
+        # reference goes, this function's own included, and is collected before shutdown runs.
         barrier(ctx)
-        trainer.model = unwrap(trainer.model)
+        trainer.model = model = unwrap(model)
+        gc.collect()
         return trainer
     finally:
         shutdown(ctx)

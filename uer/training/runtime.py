@@ -25,6 +25,7 @@ and exists for testing; a warning says to use ``--bf16`` on CPU.
 """
 import argparse
 import contextlib
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -152,7 +153,10 @@ def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Destroy the process group, after collecting what still holds it: a DDP wrapper left in a
+    reference cycle would otherwise reach its reducer's destructor after the group is gone."""
     if ctx.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
