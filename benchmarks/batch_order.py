@@ -17,6 +17,7 @@ Parts (each run is run_classifier.py / run_ner.py in a fresh process, orders alt
 The original UER-py's figures for ``short`` (measured in the issue) are printed as the reference.
 """
 import argparse
+import functools
 import json
 import os
 import random
@@ -65,17 +66,24 @@ def order_settings(order: str, micro_batches: int) -> Tuple[str, int, int]:
     return name, int(value or micro_batches), 100
 
 
-def padding_fraction(train_path: str, vocab: str, order: str, micro_batches: int, seed: int) -> float:
-    """Real tokens / padded slots over one epoch of ``order``'s training batches."""
-    import numpy as np
-
+@functools.lru_cache(maxsize=None)
+def example_lengths(train_path: str, vocab: str) -> "np.ndarray":
+    """Encoded lengths of the training file's examples (read once, whichever orders are measured)."""
     from uer.finetune import PairEncoder, read_classification
-    from uer.finetune.batching import training_batches
     from uer.tokenizers import build_tokenizer
 
     tokenizer = build_tokenizer(argparse.Namespace(tokenizer="bert", vocab_path=vocab, spm_model_path=None,
                                                    do_lower_case=True))
-    lengths = read_classification(train_path, PairEncoder(tokenizer, 128)).lengths
+    return read_classification(train_path, PairEncoder(tokenizer, 128)).lengths
+
+
+def padding_fraction(train_path: str, vocab: str, order: str, micro_batches: int, seed: int) -> float:
+    """Real tokens / padded slots over one epoch of ``order``'s training batches."""
+    import numpy as np
+
+    from uer.finetune.batching import training_batches
+
+    lengths = example_lengths(train_path, vocab)
     name, micro, bucket = order_settings(order, micro_batches)
     batches = training_batches(lengths, 32, random.Random(seed), name, micro, bucket)
     slots = sum(len(piece) * int(lengths[piece].max()) for batch in batches for piece in batch)

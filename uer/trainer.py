@@ -13,8 +13,6 @@ The loop makes one host sync per optimizer step (the finiteness of the gradient 
 decides whether the update is applied) and one per report; statistics stay on the device.
 """
 import argparse
-import contextlib
-import gc
 import itertools
 import logging
 import time
@@ -33,7 +31,8 @@ from uer.training.interrupt import InterruptRequest, TrainingInterrupted
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
-                               init_distributed, launch, make_grad_scaler, parallelize, setup_logging, shutdown)
+                                  gradient_sync, init_distributed, launch, make_grad_scaler, parallelize,
+                                  setup_logging, shutdown)
 from uer.utils.seed import set_seed
 from uer.training.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
                                    restore_train_state, save_train_state, state_path)
@@ -136,7 +135,7 @@ class Trainer:
                 self._backward_pieces(item, boundary, accumulation, window)
             else:
                 batch = _to_device(item, ctx.device)
-                with self._sync(boundary):
+                with gradient_sync(self.model, boundary):
                     with autocast(args, ctx.device):
                         out = self.model(batch)
                     loss = out["loss"] if accumulation == 1 else out["loss"] / accumulation
@@ -160,10 +159,6 @@ class Trainer:
                                           f"{checkpoint_path(args.output_model_path, self.step)} and its training "
                                           f"state; run the same command with --resume auto to continue")
 
-    def _sync(self, last: bool) -> Any:
-        """DDP all-reduces gradients on the backward of the last micro-step only."""
-        return contextlib.nullcontext() if last or not hasattr(self.model, "no_sync") else self.model.no_sync()
-
     def _backward_pieces(self, pieces: List[Dict[str, torch.Tensor]], boundary: bool, accumulation: int,
                          window: StatsWindow) -> None:
         """Forward and backward over the micro-batches of one batch, each part's loss weighted by the
@@ -172,7 +167,7 @@ class Trainer:
         outs = []
         for k, (piece, weight) in enumerate(zip(pieces, weights)):
             piece = _to_device(piece, self.ctx.device)
-            with self._sync(boundary and k == len(pieces) - 1):
+            with gradient_sync(self.model, boundary and k == len(pieces) - 1):
                 with autocast(self.args, self.ctx.device):
                     out = self.model(piece)
                 loss = weighted_loss(out, weight) / accumulation
@@ -330,10 +325,9 @@ def pretrain_worker(args: Any) -> "Trainer":
         # Ranks leave together (rank 0 may still be writing the last checkpoint) and DDP, whose reducer
         # holds the process group, goes before the group is destroyed: a rank tearing gloo down early
         # aborted at exit now and then ("terminate called without an active exception"). Every
-        # reference goes, this function's own included, and is collected before shutdown runs.
+        # reference goes, this function's own included; shutdown collects it before the group.
         barrier(ctx)
         trainer.model = model = unwrap(model)
-        gc.collect()
         return trainer
     finally:
         shutdown(ctx)

@@ -14,7 +14,6 @@ Ctrl-C stops after the current step with a resumable state at ``<output_model_pa
 ``--resume auto`` (or ``--resume PATH``) continues as if never stopped, skipping the batches of
 the interrupted epoch already trained on (each epoch's batch order follows from the seed).
 """
-import contextlib
 import logging
 import math
 import os
@@ -34,7 +33,7 @@ from uer.training.interrupt import InterruptRequest, TrainingInterrupted
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
-                               barrier, gather_objects, make_grad_scaler, parallelize)
+                                  barrier, gather_objects, gradient_sync, make_grad_scaler, parallelize)
 from uer.training.train_state import load_train_state, rank_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
@@ -104,10 +103,8 @@ def backward_batch(wrapped: nn.Module, train_data: Any, pieces: List[Any], args:
     loss_sum = torch.zeros((), device=ctx.device)
     examples = 0
     for k, (piece, weight) in enumerate(zip(pieces, weights)):
-        last = k == len(pieces) - 1
-        sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
         batch = to_device(train_data.collate(piece), ctx.device)
-        with sync:
+        with gradient_sync(wrapped, k == len(pieces) - 1):
             with autocast(args, ctx.device):
                 loss = wrapped(batch)["loss"]
             share = loss if len(pieces) == 1 else loss * (weight / total)

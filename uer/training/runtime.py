@@ -152,6 +152,12 @@ def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool
                                                find_unused_parameters=find_unused_parameters)
 
 
+def gradient_sync(model: nn.Module, sync: bool) -> Any:
+    """Context of one backward: DDP all-reduces gradients only where ``sync`` (the last backward
+    before an optimizer step), accumulating them locally before."""
+    return contextlib.nullcontext() if sync or not hasattr(model, "no_sync") else model.no_sync()
+
+
 def shutdown(ctx: DistContext) -> None:
     """Destroy the process group, after collecting what still holds it: a DDP wrapper left in a
     reference cycle would otherwise reach its reducer's destructor after the group is gone."""
