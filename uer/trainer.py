@@ -32,7 +32,8 @@ from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
                                   gradient_sync, init_distributed, launch, make_grad_scaler, parallelize,
-                                  setup_logging, shutdown)
+                                  setup_logging, shutdown, single_process_weights)
+from uer.embeddings.word_embedding import set_grads_in_place
 from uer.utils.seed import set_seed
 from uer.training.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
                                    restore_train_state, save_train_state, state_path)
@@ -315,6 +316,7 @@ def pretrain_worker(args: Any) -> "Trainer":
             needs_search = any(gather_objects(bool(unused_parameters(model, first, args, ctx)), ctx))
             batches = itertools.chain([first], batches)
             model = parallelize(model, ctx, find_unused_parameters=needs_search)
+        set_grads_in_place(unwrap(model), single_process_weights(args, ctx))
         params = sum(p.numel() for p in unwrap(model).parameters())
         logger.info("%s target, %.2fM parameters, %s x %d process(es), %d instances per optimizer step",
                     args.target, params / 1e6, ctx.device.type, ctx.world_size,

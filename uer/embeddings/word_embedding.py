@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from uer.embeddings import EMBEDDINGS
+from uer.layers.efficient import embedding_into_grad
 from uer.layers.layer_norm import LayerNorm
 
 
@@ -13,6 +14,8 @@ class WordEmbedding(nn.Module):
 
     use_position = False
     use_segment = False
+    # Set by the training loops for a model they do not wrap in DDP/FSDP (see set_grads_in_place).
+    grads_in_place = False
 
     def __init__(self, vocab_size: int, emb_size: int, max_seq_length: int, dropout: float,
                  layernorm: bool = True, layernorm_bias: bool = True, eps: float = 1e-6):
@@ -39,7 +42,11 @@ class WordEmbedding(nn.Module):
 
         ``start_position`` offsets positions (incremental decoding with a key/value cache).
         """
-        emb = self.word_embedding(src)
+        table = self.word_embedding.weight
+        if self.grads_in_place and self.training and table.requires_grad and torch.is_grad_enabled():
+            emb = embedding_into_grad(src, table)
+        else:
+            emb = self.word_embedding(src)
         if self.use_position:
             seq_length = src.size(1)
             if start_position + seq_length > self.max_seq_length:
@@ -70,3 +77,12 @@ class WordPosSegEmbedding(WordEmbedding):
 
     use_position = True
     use_segment = True
+
+
+def set_grads_in_place(model: nn.Module, enabled: bool) -> None:
+    """Add the word embeddings' gradients to ``weight.grad`` in place while training (saves a
+    vocabulary-sized fill and add per backward: uer.layers.efficient.embedding_into_grad). Only for
+    a model trained in one process: DDP and FSDP must see every gradient through autograd."""
+    for module in model.modules():
+        if isinstance(module, WordEmbedding):
+            module.grads_in_place = enabled

@@ -10,6 +10,7 @@ from uer.layers.layer_norm import build_layer_norm
 from uer.layers.masks import build_attention_mask, causal_mask, combine
 from uer.layers.multi_headed_attn import KeyValue
 from uer.layers.relative_position_embedding import RelativePositionEmbedding
+from uer.layers.token_layout import TokenLayout
 from uer.layers.transformer import TransformerLayer
 
 
@@ -68,6 +69,9 @@ class TransformerEncoder(nn.Module):
         if past and self.mask != "causal":
             raise ValueError("incremental decoding needs --mask causal")
         attn_bias, is_causal = self._attention_bias(seg, q_length, past_length)
+        layout = self._training_layout(seg) if past is None and not use_cache else None
+        if layout is not None:
+            return self._forward_unpadded(hidden, attn_bias, is_causal, layout), None
         presents = [] if use_cache else None
         for i in range(self.layers_num):
             hidden, present = self.layer(i)(hidden, attn_bias, is_causal, past[i] if past else None, use_cache)
@@ -76,6 +80,29 @@ class TransformerEncoder(nn.Module):
         if self.pre_norm:
             hidden = self.layer_norm(hidden)
         return hidden, presents
+
+    # Training drops padded slots from the per-token work (uer/layers/token_layout.py); off for
+    # callers that need static shapes.
+    unpad_tokens = True
+
+    def _training_layout(self, seg: torch.Tensor) -> Optional[TokenLayout]:
+        """Where a training batch's real tokens sit, if enough of its slots are padding.
+
+        Real tokens are those with a segment id: fully visible masks hide the others from the
+        attention, and every head and target reads real tokens only. Causal masks do not look at
+        segment ids, so they keep the padded layout."""
+        if not (self.unpad_tokens and self.training and torch.is_grad_enabled() and self.mask == "fully_visible"):
+            return None
+        return TokenLayout.worthwhile(seg)
+
+    def _forward_unpadded(self, hidden: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool,
+                          layout: TokenLayout) -> torch.Tensor:
+        tokens = layout.unpad(hidden)
+        for i in range(self.layers_num):
+            tokens, _ = self.layer(i)(tokens, attn_bias, is_causal, layout=layout)
+        if self.pre_norm:
+            tokens = self.layer_norm(tokens)
+        return layout.pad(tokens)
 
     def forward_at(self, emb: torch.Tensor, seg: torch.Tensor, positions: List[int]) -> torch.Tensor:
         """The outputs at ``positions`` only: [batch_size x len(positions) x hidden_size], equal to

@@ -25,6 +25,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
+from uer.embeddings.word_embedding import set_grads_in_place
 from uer.finetune.batching import shard
 from uer.finetune.progress import EpochProgress
 from uer.finetune.session import to_device
@@ -33,7 +34,8 @@ from uer.training.interrupt import InterruptRequest, TrainingInterrupted
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
-                                  barrier, gather_objects, gradient_sync, make_grad_scaler, parallelize)
+                                  barrier, gather_objects, gradient_sync, make_grad_scaler, parallelize,
+                                  single_process_weights)
 from uer.training.train_state import load_train_state, rank_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
@@ -151,6 +153,7 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         result.best_metric, result.best_epoch = position.best_metric, position.best_epoch
         logger.info("resumed from %s: epoch %d after step %d", resumed, position.epoch, position.step)
     wrapped = parallelize(model, ctx, find_unused_parameters=find_unused_parameters)
+    set_grads_in_place(model, single_process_weights(args, ctx))
     max_norm = getattr(args, "max_grad_norm", 0.0) or 0.0
     logger.info("training on %d examples: %d epochs of %d steps (batch size %d, %s order, %d process(es))",
                 len(train_data), args.epochs_num, len(first_epoch), args.batch_size,

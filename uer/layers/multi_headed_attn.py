@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from uer.layers.efficient import dropout_attention
+from uer.layers.token_layout import TokenLayout
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -34,12 +35,14 @@ class MultiHeadedAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, key_value: torch.Tensor, attn_bias: Optional[torch.Tensor] = None,
                 is_causal: bool = False, past: Optional[KeyValue] = None,
-                use_cache: bool = False) -> Tuple[torch.Tensor, Optional[KeyValue]]:
+                use_cache: bool = False, layout: Optional[TokenLayout] = None) -> Tuple[torch.Tensor, Optional[KeyValue]]:
         """query: [batch_size x q_length x hidden_size]; key_value: [batch_size x k_length x hidden_size].
 
         attn_bias: additive [batch_size or 1 x heads or 1 x q_length x k_length] (mask and position bias).
         past: cached (key, value) [batch_size x heads x past_length x head_size], prepended to this step's.
         Returns the output [batch_size x q_length x hidden_size] and the new cache when ``use_cache``.
+        With ``layout`` (self-attention over a padded batch) the output projection runs on the real
+        tokens only: [tokens x hidden_size] (see :mod:`uer.layers.token_layout`).
         """
         q = self._split(self.linear_layers[0](query))
         k = self._split(self.linear_layers[1](key_value))
@@ -59,4 +62,6 @@ class MultiHeadedAttention(nn.Module):
                 is_causal=is_causal and attn_bias is None, scale=self.scale)
         batch_size, _, q_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, q_length, self.heads_num * self.head_size)
+        if layout is not None:
+            context = layout.unpad(context)
         return self.final_linear(context), ((k, v) if use_cache else None)

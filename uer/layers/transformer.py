@@ -9,6 +9,7 @@ from uer.layers.efficient import Dropout
 from uer.layers.layer_norm import build_layer_norm
 from uer.layers.multi_headed_attn import KeyValue, MultiHeadedAttention
 from uer.layers.position_ffn import build_feed_forward
+from uer.layers.token_layout import TokenLayout
 
 
 def _head_size(args: Namespace) -> int:
@@ -42,10 +43,15 @@ class TransformerLayer(nn.Module):
 
     def forward(self, hidden: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool = False,
                 past: Optional[KeyValue] = None, use_cache: bool = False,
-                queries: Optional[List[int]] = None) -> Tuple[torch.Tensor, Optional[KeyValue]]:
+                queries: Optional[List[int]] = None,
+                layout: Optional[TokenLayout] = None) -> Tuple[torch.Tensor, Optional[KeyValue]]:
         """hidden: [batch_size x seq_length x hidden_size]; attn_bias includes any position bias.
         ``queries``: compute the output at these positions only ([batch_size x len(queries) x
-        hidden_size]; keys and values still come from every position; not with is_causal)."""
+        hidden_size]; keys and values still come from every position; not with is_causal).
+        ``layout``: ``hidden`` holds the real tokens only ([tokens x hidden_size], the same comes
+        out), padded for the attention alone (training; see :mod:`uer.layers.token_layout`)."""
+        if layout is not None:
+            return self._forward_unpadded(hidden, attn_bias, is_causal, layout), None
         if queries is not None and attn_bias is not None and attn_bias.size(-2) > 1:
             attn_bias = attn_bias[..., queries, :]
         if self.pre_norm:
@@ -60,6 +66,18 @@ class TransformerLayer(nn.Module):
             hidden = self.layer_norm_1(query + self.dropout_1(attended))
             hidden = self.layer_norm_2(hidden + self.dropout_2(self.feed_forward(hidden)))
         return hidden, present
+
+    def _forward_unpadded(self, tokens: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool,
+                          layout: TokenLayout) -> torch.Tensor:
+        if self.pre_norm:
+            padded = layout.pad(self.layer_norm_1(tokens))
+            attended, _ = self.self_attn(padded, padded, attn_bias, is_causal, layout=layout)
+            tokens = tokens + self.dropout_1(attended)
+            return tokens + self.dropout_2(self.feed_forward(self.layer_norm_2(tokens)))
+        padded = layout.pad(tokens)
+        attended, _ = self.self_attn(padded, padded, attn_bias, is_causal, layout=layout)
+        tokens = self.layer_norm_1(tokens + self.dropout_1(attended))
+        return self.layer_norm_2(tokens + self.dropout_2(self.feed_forward(tokens)))
 
 
 class TransformerDecoderLayer(nn.Module):

@@ -28,6 +28,7 @@ import contextlib
 import gc
 import logging
 import os
+from argparse import Namespace
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, List, Optional
 from urllib.parse import urlparse
@@ -150,6 +151,12 @@ def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
                                                find_unused_parameters=find_unused_parameters)
+
+
+def single_process_weights(args: Namespace, ctx: DistContext) -> bool:
+    """True when one process owns the whole model and its gradients (no DDP, no FSDP): optimisations
+    that bypass autograd's gradient accumulation hooks are then safe."""
+    return not ctx.distributed and getattr(args, "parallel", "ddp") == "ddp"
 
 
 def gradient_sync(model: nn.Module, sync: bool) -> Any:
