@@ -4,16 +4,17 @@ import importlib.util
 import json
 import logging
 import os
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
-from uer.conversion.core import Table, hf_to_uer, uer_to_hf
+from uer.conversion.core import Table, uer_to_hf
+from uer.conversion.hf_folder import hf_state_to_uer
 from uer.conversion.hf_tokenizer import TokenizerFiles, check_vocabulary, tokenizer_files, write_tokenizer
-from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, hf_config_for, sidecar_options, spec_for,
-                                  t5_spec)
-from uer.conversion.uer_side import check_fits, has_head, weights_layers
-from uer.model_loader import load_state_dict_file
+from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, has_head, hf_config_for, pick_target,
+                                  shared_layers, sidecar_options, spec_for, t5_spec)
+from uer.conversion.uer_side import check_fits, weights_layers
+from uer.weight_files import load_state_dict_file
 from uer.model_saver import atomic_write, save_state_dict
 from uer.utils.cli import script_parser
 from uer.utils.config import read_json, resolve_path, sidecar_path
@@ -114,26 +115,6 @@ def write_json(path: str, data: Dict) -> None:
     atomic_write(path, write)
 
 
-def shared_layers(spec: Spec, requested: Optional[int], options: Optional[Dict]) -> Optional[int]:
-    """ALBERT shares one layer: its depth comes from --layers_num or the config, which must agree."""
-    if any("{i}" in rule.hf for rule in spec.table.rules):
-        return requested
-    configured = (options or {}).get("layers_num")
-    if requested is not None and configured is not None and requested != configured:
-        raise UserInputError(f"--layers_num {requested} does not match the config's {configured} layers")
-    return requested if requested is not None else configured
-
-
-def pick_target(spec: Spec, typed: Optional[str], saved: Optional[str],
-                complete: Callable[[str], bool]) -> Optional[str]:
-    """The typed --target, else the saved one, else the first whose head the weights hold entirely."""
-    if typed or not spec.targets:
-        return typed or spec.default_target()
-    if saved in spec.targets:
-        return saved
-    return next((target for target in spec.targets if complete(target)), spec.default_target())
-
-
 def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
     """Hugging Face weights (+ config.json) -> UER weights + sidecar, report, optional parity check."""
     spec = spec_for(table)
@@ -142,17 +123,8 @@ def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
     hf_cfg = read_json(config_file) if config_file else None
     if hf_cfg:
         check_model_type(spec, hf_cfg, config_file)
-    if spec.name in T5_TYPES:
-        gated = any(".DenseReluDense.wi_0." in key for key in hf_state)
-        spec = t5_spec(getattr(args, "type", None), gated, (hf_cfg or {}).get("model_type"))
-    layers = shared_layers(spec, args.layers_num, sidecar_options(spec, hf_cfg, {}, None) if hf_cfg else None)
-
-    def complete(target: str) -> bool:
-        state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
-        return has_head(spec, target, state, report.layers_num)
-
-    target = pick_target(spec, getattr(args, "target", None), None, complete)
-    uer_state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
+    spec, target, uer_state, report = hf_state_to_uer(spec, hf_state, hf_cfg, getattr(args, "type", None),
+                                                      getattr(args, "target", None), args.layers_num)
     print(report.format("Hugging Face", "UER"))
     options = None
     if hf_cfg:

@@ -1,7 +1,7 @@
 """What each conversion script converts: a key table, the ``transformers`` classes it pairs with and,
 for the BERT task heads, the task metadata carried between ``config.json`` and the UER sidecar."""
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -107,6 +107,32 @@ def head_keys(spec: Spec, target: Optional[str], layers_num: int) -> Tuple[str, 
     """The UER keys of the head (everything outside the embedding and the encoder) for ``target``."""
     keys = [key for rule in active_rules(spec.table, target, layers_num) for key in rule.uer]
     return tuple(key for key in keys if not key.startswith(BACKBONE_PREFIXES))
+
+
+def has_head(spec: Spec, target: Optional[str], state: Dict[str, torch.Tensor], layers_num: int) -> bool:
+    """Whether ``state`` holds every tensor of the spec's head (else only the backbone is compared)."""
+    keys = head_keys(spec, target, layers_num)
+    return bool(keys) and all(key in state for key in keys)
+
+
+def pick_target(spec: Spec, typed: Optional[str], saved: Optional[str],
+                complete: Callable[[str], bool]) -> Optional[str]:
+    """The typed --target, else the saved one, else the first whose head the weights hold entirely."""
+    if typed or not spec.targets:
+        return typed or spec.default_target()
+    if saved in spec.targets:
+        return saved
+    return next((target for target in spec.targets if complete(target)), spec.default_target())
+
+
+def shared_layers(spec: Spec, requested: Optional[int], options: Optional[Dict]) -> Optional[int]:
+    """ALBERT shares one layer: its depth comes from --layers_num or the config, which must agree."""
+    if any("{i}" in rule.hf for rule in spec.table.rules):
+        return requested
+    configured = (options or {}).get("layers_num")
+    if requested is not None and configured is not None and requested != configured:
+        raise UserInputError(f"--layers_num {requested} does not match the config's {configured} layers")
+    return requested if requested is not None else configured
 
 
 def _labels(hf_cfg: Dict[str, Any], rows: int) -> Optional[Dict[str, int]]:

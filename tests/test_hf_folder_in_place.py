@@ -1,0 +1,111 @@
+"""Hugging Face model folders given as --pretrained_model_path / --load_model_path: read in place
+(options from config.json, weights through the converters' tables, vocabulary from the folder),
+fine-tuning exactly as from the converted .bin."""
+import os
+import re
+
+import pytest
+import torch
+
+from tests.finetune_fixtures import LETTERS, SPECIALS, run_script, write_classification, write_common
+from tests.test_conversion_scripts import perturb
+from tests.test_conversion_scripts import run_script as run_converter
+from uer.model_loader import load_state_dict_file
+from uer.utils.errors import UserInputError
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_thread")
+VOCAB = len(SPECIALS) + len(LETTERS)
+SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+MODELS = {
+    "bert": ("bert", lambda: transformers.BertForMaskedLM(transformers.BertConfig(
+        vocab_size=VOCAB, max_position_embeddings=64, **SIZES))),
+    "roberta": ("roberta", lambda: transformers.RobertaForMaskedLM(transformers.RobertaConfig(
+        vocab_size=VOCAB, max_position_embeddings=66, type_vocab_size=1, **SIZES))),
+    "albert": ("albert", lambda: transformers.AlbertForMaskedLM(transformers.AlbertConfig(
+        vocab_size=VOCAB, embedding_size=16, max_position_embeddings=64, **SIZES))),
+    "gpt2": ("gpt2", lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=VOCAB - 1,
+        eos_token_id=VOCAB - 1))),
+}
+
+
+def logged(caplog) -> str:
+    return "\n".join(record.getMessage() for record in caplog.records)
+
+
+def fine_tune(tmp_path, caplog, pretrained: str, name: str, *extra: str):
+    """run_classifier.py for one epoch (3 steps, reported each); (step losses, saved weights, log)."""
+    paths = write_common(str(tmp_path / "data"))
+    for split, seed in (("train", 1), ("dev", 2)):
+        paths[split] = str(tmp_path / "data" / f"{split}.tsv")
+        if not os.path.exists(paths[split]):
+            write_classification(paths[split], 48 if split == "train" else 16, seed)
+    output = str(tmp_path / f"{name}.bin")
+    caplog.clear()
+    run_script("run_classifier.py", ["--pretrained_model_path", pretrained, "--vocab_path", paths["vocab"],
+                                     "--tokenizer", "char", "--train_path", paths["train"], "--dev_path", paths["dev"],
+                                     "--output_model_path", output, "--epochs_num", "1", "--batch_size", "16",
+                                     "--seq_length", "32", "--report_steps", "1", "--learning_rate", "1e-3",
+                                     "--device", "cpu", *extra])
+    text = logged(caplog)
+    losses = [float(v) for v in re.findall(r"Training steps: \d+, Avg loss: ([\d.]+)", text)]
+    return losses, load_state_dict_file(output), text
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_fine_tuning_from_a_folder_equals_fine_tuning_from_the_converted_bin(name, tmp_path, caplog, capsys):
+    script, make = MODELS[name]
+    folder = tmp_path / "hf"
+    perturb(make()).save_pretrained(folder)
+    converted = str(tmp_path / "converted.bin")
+    assert run_converter(f"convert_{script}_from_huggingface_to_uer", "--input_model_path", str(folder),
+                         "--output_model_path", converted, "--no_check") == 0
+    capsys.readouterr()
+    from_bin, bin_weights, _ = fine_tune(tmp_path, caplog, converted, "from_bin")
+    from_folder, folder_weights, log = fine_tune(tmp_path, caplog, str(folder), "from_folder")
+    assert f"Hugging Face {name} folder" in log and "tensors converted to UER names (2 layers)" in log
+    assert len(from_folder) == 3 and from_folder == from_bin
+    assert folder_weights.keys() == bin_weights.keys()
+    assert all(torch.equal(folder_weights[key], bin_weights[key]) for key in bin_weights)
+    print(f"{name}: first-step loss {from_folder[0]:.3f} from the folder, {from_bin[0]:.3f} from the .bin")
+
+
+def test_folder_options_vocabulary_task_head_and_mistakes(tmp_path, caplog, capsys):
+    """A fine-tuned classifier exported with its tokenizer predicts from the folder alone as from the
+    .bin; a typed flag against config.json and a hub id are one-line errors."""
+    folder = tmp_path / "hf"
+    perturb(MODELS["bert"][1]()).save_pretrained(folder)
+    _, _, _ = fine_tune(tmp_path, caplog, str(folder), "classifier")
+    paths = write_common(str(tmp_path / "data"))
+    assert run_converter("convert_bert_text_classification_from_uer_to_huggingface", "--input_model_path",
+                         str(tmp_path / "classifier.bin"), "--output_model_path", str(tmp_path / "hf_cls"),
+                         "--vocab_path", paths["vocab"], "--no_check") == 0
+    test = str(tmp_path / "data" / "test.tsv")
+    write_classification(test, 16, 3, with_labels=False)
+    predictions = {}
+    for source, extra in (("bin", ["--vocab_path", paths["vocab"]]), ("folder", [])):
+        model = str(tmp_path / "classifier.bin") if source == "bin" else str(tmp_path / "hf_cls")
+        output = str(tmp_path / f"prediction_{source}.tsv")
+        run_script("inference/run_classifier_infer.py", ["--load_model_path", model, "--test_path", test,
+                                                         "--prediction_path", output, "--tokenizer", "char",
+                                                         "--output_logits", "--seq_length", "32", "--device", "cpu",
+                                                         *extra])
+        predictions[source] = open(output, encoding="utf-8").read()
+    assert predictions["folder"] == predictions["bin"] and len(predictions["bin"].splitlines()) == 17
+    assert "vocabulary: " + str(tmp_path / "hf_cls" / "vocab.txt") in logged(caplog)
+
+    from uer.utils.config import parse_args
+    from uer.finetune.options import finetune_parser
+
+    base = ["--train_path", test, "--dev_path", test, "--pretrained_model_path", str(folder)]
+    args = parse_args(finetune_parser("test"), base + ["--dropout", "0.0"])
+    assert (args.layers_num, args.hidden_size, args.feedforward_size, args.dropout) == (2, 32, 37, 0.0)
+    assert args.target == "mlm" and args.vocab_path is None  # save_pretrained writes no tokenizer
+    with pytest.raises(UserInputError, match=r"--layers_num 3 contradicts .*config.json, whose model has "
+                                             r"layers_num 2"):
+        parse_args(finetune_parser("test"), base + ["--layers_num", "3"])
+    for hub_id in ("bert-base-chinese", "google/bert_uncased"):
+        with pytest.raises(UserInputError, match="uer never downloads.*huggingface-cli download"):
+            parse_args(finetune_parser("test"), ["--train_path", test, "--dev_path", test,
+                                                 "--pretrained_model_path", hub_id])
