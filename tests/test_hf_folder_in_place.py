@@ -1,21 +1,27 @@
 """Hugging Face model folders given as --pretrained_model_path / --load_model_path: read in place
 (options from config.json, weights through the converters' tables, vocabulary from the folder),
 fine-tuning exactly as from the converted .bin."""
+import ast
+import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
-from tests.finetune_fixtures import LETTERS, SPECIALS, run_script, write_classification, write_common
-from tests.test_conversion_scripts import perturb
+from tests.finetune_fixtures import LETTERS, REPO, SPECIALS, run_script, write_classification, write_common
+from tests.test_conversion_scripts import CASES, perturb, save_hf
 from tests.test_conversion_scripts import run_script as run_converter
+from tests.test_layering import import_graph, reachable
+from uer.conversion.hf_folder import read_hf_folder
 from uer.model_loader import load_state_dict_file
 from uer.utils.errors import UserInputError
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.usefixtures("one_thread")
 VOCAB = len(SPECIALS) + len(LETTERS)
+REPO_PATH = Path(REPO)
 SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 MODELS = {
     "bert": ("bert", lambda: transformers.BertForMaskedLM(transformers.BertConfig(
@@ -109,3 +115,47 @@ def test_folder_options_vocabulary_task_head_and_mistakes(tmp_path, caplog, caps
         with pytest.raises(UserInputError, match="uer never downloads.*huggingface-cli download"):
             parse_args(finetune_parser("test"), ["--train_path", test, "--dev_path", test,
                                                  "--pretrained_model_path", hub_id])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_reading_a_folder_equals_converting_it(name, tmp_path, capsys):
+    """Every architecture and task head the converters know: the folder read in place gives the
+    converter's weights (bit for bit) and sidecar options."""
+    folder = save_hf(perturb(CASES[name].make()), tmp_path / "hf")
+    converted = str(tmp_path / "converted.bin")
+    assert run_converter(f"convert_{CASES[name].script}_from_huggingface_to_uer", "--input_model_path", str(folder),
+                         "--output_model_path", converted, "--no_check") == 0
+    capsys.readouterr()
+    read = read_hf_folder(str(folder))
+    expected = load_state_dict_file(converted)
+    assert read.state.keys() == expected.keys()
+    assert all(torch.equal(read.state[key], expected[key]) for key in expected)
+    assert read.options == json.load(open(converted + ".config.json", encoding="utf-8"))
+    assert read.vocab_path is None and read.report[-1] == "vocabulary: none in the folder (give --vocab_path)"
+
+
+def test_check_model_reads_a_folder(tmp_path, capsys):
+    folder = tmp_path / "hf"
+    perturb(MODELS["bert"][1]()).save_pretrained(folder)
+    write_common(str(folder))  # vocab.txt of the folder's 31 tokens
+    assert run_converter("check_model", "--input_model_path", str(folder)) == 0
+    out = capsys.readouterr().out
+    assert "target mlm from" in out and "OK: all 43 tensors load strictly" in out
+
+
+def test_every_script_resolving_options_registers_the_folder_reader():
+    """parse_args reads a folder's config.json through the reader uer.model_loader registers, so a
+    script that resolves options with it must import the model loader (directly or not)."""
+    graph = import_graph()
+    scripts = [path for path in sorted(REPO_PATH.glob("**/*.py")) if path.relative_to(REPO_PATH).parts[0]
+               not in ("tests", "uer", "benchmarks") and "parse_args(" in path.read_text(encoding="utf-8")
+               and "uer.utils.config import" in path.read_text(encoding="utf-8")]
+    assert len(scripts) >= 15
+    for script in scripts:
+        imported = {alias.name if isinstance(node, ast.Import) else node.module
+                    for node in ast.walk(ast.parse(script.read_text(encoding="utf-8")))
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+        reached = set(imported)
+        for module in imported:
+            reached |= reachable(graph, module)
+        assert "uer.model_loader" in reached, script

@@ -75,7 +75,7 @@ def tokenizer_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tokenizer of the exported folder")
     group.add_argument("--vocab_path", default=None,
                        help="The model's vocabulary: vocab.txt (WordPiece, BertTokenizer) or a BPE vocab.json "
-                            "(with --merges_path). Default: the one the checkpoint's sidecar records.")
+                            "(with --merges_path). Needed to write a folder (see --no_tokenizer).")
     group.add_argument("--spm_model_path", default=None, help="The model's SentencePiece model (ALBERT, T5).")
     group.add_argument("--merges_path", default=None, help="merges.txt of a byte-level BPE vocab.json (GPT-2, "
                                                            "RoBERTa).")
@@ -182,9 +182,7 @@ def export_vocabulary(args: argparse.Namespace, options: Dict, hf_cfg: Dict) -> 
     unknown vocabulary is an error rather than a silent weights-only export."""
     if args.no_tokenizer:
         return None
-    files = tokenizer_files(args.vocab_path or options.get("vocab_path"),
-                            args.spm_model_path or options.get("spm_model_path"),
-                            args.merges_path or options.get("merges_path"))
+    files = tokenizer_files(args.vocab_path, args.spm_model_path, args.merges_path)
     if files is None:
         raise UserInputError("the exported folder needs the model's vocabulary for its tokenizer: give "
                              "--vocab_path (vocab.txt), --spm_model_path, or --vocab_path vocab.json with "

@@ -55,8 +55,34 @@ def is_hf_folder(path: Optional[str]) -> bool:
         os.path.isfile(os.path.join(path, name)) for name in FOLDER_WEIGHT_FILES)
 
 
-def folder_spec(hf_cfg: Dict[str, Any], source: str, gated: Optional[bool] = None) -> Spec:
-    """The converter spec of a config: its ``model_type``, and its ``architectures`` for BERT task heads."""
+def weight_keys(folder: str) -> List[str]:
+    """The tensor names of a folder's weights (safetensors: without reading the tensors)."""
+    path = os.path.join(folder, FOLDER_WEIGHT_FILES[0])
+    if os.path.isfile(path):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="pt") as handle:
+                return list(handle.keys())
+        except Exception:  # a damaged file: let the full read report it
+            pass
+    return list(load_state_dict_file(folder))
+
+
+def _task_from_keys(keys: List[str]) -> Optional[str]:
+    """The transformers BERT task class whose head these weights hold (configs without ``architectures``)."""
+    if "qa_outputs.weight" in keys:
+        return "BertForQuestionAnswering"
+    if "classifier.weight" in keys:
+        pooled = "bert.pooler.dense.weight" in keys
+        return "BertForSequenceClassification" if pooled else "BertForTokenClassification"
+    return None
+
+
+def folder_spec(hf_cfg: Dict[str, Any], source: str, gated: Optional[bool] = None,
+                keys: Optional[List[str]] = None) -> Spec:
+    """The converter spec of a config: its ``model_type``, and for BERT task heads its
+    ``architectures`` (or, when the config names none, the head the weight ``keys`` hold)."""
     model_type = hf_cfg.get("model_type")
     family = next((name for name, types in MODEL_TYPES.items() if model_type in types and name != "mt5"), None)
     if family is None:
@@ -68,6 +94,8 @@ def folder_spec(hf_cfg: Dict[str, Any], source: str, gated: Optional[bool] = Non
             gated = str(hf_cfg.get("feed_forward_proj", "relu")).startswith("gated-")
         return t5_spec(None, gated, model_type)
     architecture = (hf_cfg.get("architectures") or [None])[0]
+    if family == "bert" and architecture is None and keys is not None:
+        architecture = _task_from_keys(keys)
     if family == "bert" and architecture in TASK_SPECS:
         return SPECS[TASK_SPECS[architecture]]
     return SPECS[family]
@@ -91,7 +119,8 @@ def folder_options(path: str) -> Dict[str, Any]:
     """The UER options of a folder from its config.json and tokenizer files (the weights are not read)."""
     source = os.path.join(path, CONFIG_FILE)
     hf_cfg = read_json(source)
-    spec = folder_spec(hf_cfg, source)
+    keys = weight_keys(path) if hf_cfg.get("model_type") == "bert" and not hf_cfg.get("architectures") else None
+    spec = folder_spec(hf_cfg, source, keys=keys)
     return dict(_options(spec, hf_cfg, {}, declared_target(spec, hf_cfg) or spec.default_target()),
                 **folder_vocabulary(path))
 
@@ -132,7 +161,8 @@ def read_hf_folder(path: str) -> HfFolder:
     hf_cfg = read_json(source)
     hf_state = load_state_dict_file(path)
     gated = any(".DenseReluDense.wi_0." in key for key in hf_state)
-    spec, target, state, report = hf_state_to_uer(folder_spec(hf_cfg, source, gated), hf_state, hf_cfg)
+    spec, target, state, report = hf_state_to_uer(folder_spec(hf_cfg, source, gated, list(hf_state)), hf_state,
+                                                  hf_cfg)
     if not state:
         raise UserInputError(f"none of the weights has a {spec.table.name} key name: do config.json and the "
                              f"weights belong together?", path=path)
