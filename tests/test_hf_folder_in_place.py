@@ -159,3 +159,30 @@ def test_every_script_resolving_options_registers_the_folder_reader():
         for module in imported:
             reached |= reachable(graph, module)
         assert "uer.model_loader" in reached, script
+
+
+def test_pretraining_from_a_folder_equals_pretraining_from_the_converted_bin(tmp_path, capsys, caplog):
+    import pretrain
+    from tests.test_data_helpers import make_vocab
+    from tests.test_pretrain import dataset_for
+
+    vocab = make_vocab(tmp_path)
+    size = sum(1 for _ in open(vocab, encoding="utf-8"))
+    folder = tmp_path / "hf"
+    perturb(transformers.BertForMaskedLM(transformers.BertConfig(
+        vocab_size=size, max_position_embeddings=128, **SIZES))).save_pretrained(folder)
+    converted = str(tmp_path / "converted.bin")
+    assert run_converter("convert_bert_from_huggingface_to_uer", "--input_model_path", str(folder),
+                         "--output_model_path", converted, "--no_check") == 0
+    dataset = dataset_for(tmp_path, "mlm", vocab)
+    caplog.set_level("INFO")
+    saved = {}
+    for name, source in (("bin", converted), ("folder", str(folder))):
+        output = str(tmp_path / name / "model.bin")
+        pretrain.main(["--dataset_path", dataset, "--vocab_path", vocab, "--pretrained_model_path", source,
+                       "--output_model_path", output, "--total_steps", "2", "--batch_size", "4",
+                       "--learning_rate", "1e-3", "--report_steps", "1", "--device", "cpu", "--dropout", "0"])
+        saved[name] = load_state_dict_file(output + "-2")
+    assert "Hugging Face bert folder (BertForMaskedLM) read as UER bert with --target mlm" in logged(caplog)
+    assert saved["folder"].keys() == saved["bin"].keys()
+    assert all(torch.equal(saved["folder"][key], saved["bin"][key]) for key in saved["bin"])
