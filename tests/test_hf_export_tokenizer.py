@@ -120,6 +120,17 @@ def test_sentencepiece_and_bpe_files(tmp_path, capsys):
     text = "这本书很好看，2021年出版。"
     assert tokenizer(text, add_special_tokens=False)["input_ids"] == ours.encode(text)
 
+    # T5: T5Tokenizer ends texts with an eos the vocabulary has ([SEP] here), adding no id.
+    t5 = model_args(dict(json.load(open(os.path.join(REPO, "models", "t5", "small_config.json"))), emb_size=32,
+                         hidden_size=32, feedforward_size=37, heads_num=4, layers_num=1, decoder_layers_num=1,
+                         attention_head_size=8, vocab_size=size, tgt_vocab_size=size))
+    save_model(build_model(t5, size), str(tmp_path / "t5.bin"), t5)
+    assert run_script("convert_t5_from_uer_to_huggingface", "--input_model_path", str(tmp_path / "t5.bin"),
+                      "--output_model_path", str(tmp_path / "t5"), "--spm_model_path", spm, "--no_check") == 0
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "t5")
+    assert len(tokenizer) == size and tokenizer.eos_token == "[SEP]"
+    assert tokenizer(text)["input_ids"] == ours.encode(text) + [ours.vocab.w2i["[SEP]"]]
+
     vocab = {"<|endoftext|>": 0, "a": 1, "b": 2, "ab": 3, "Ġ": 4, "Ġab": 5}
     (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     (tmp_path / "merges.txt").write_text("#version: 0.2\na b\nĠ ab\n", encoding="utf-8")

@@ -136,6 +136,8 @@ def write_tokenizer(folder: str, files: TokenizerFiles, model_type: str, max_len
         t5 = model_type in ("t5", "mt5")
         tokens = _spm_pieces(files.path)
         specials = {name: token for name, token in BERT_SPECIALS.items() if token in tokens}
+        if t5:  # T5Tokenizer ends every text with its eos token: one the vocabulary has, not a new id
+            specials["eos_token"] = "</s>" if "</s>" in tokens else SEP_TOKEN
         # UER feeds SentencePiece the text as it is: no lower-casing, accents kept, no extra ids.
         config = {"tokenizer_class": "T5Tokenizer", "extra_ids": 0} if t5 else \
             {"tokenizer_class": "AlbertTokenizer", "do_lower_case": False, "keep_accents": True}
