@@ -186,3 +186,29 @@ def test_pretraining_from_a_folder_equals_pretraining_from_the_converted_bin(tmp
     assert "Hugging Face bert folder (BertForMaskedLM) read as UER bert with --target mlm" in logged(caplog)
     assert saved["folder"].keys() == saved["bin"].keys()
     assert all(torch.equal(saved["folder"][key], saved["bin"][key]) for key in saved["bin"])
+
+
+def test_ner_inference_from_a_token_classification_folder(tmp_path, capsys):
+    """A BertForTokenClassification folder with its vocab.txt tags from the folder alone (label map
+    from config.json's id2label) exactly as its converted .bin does."""
+    from tests.finetune_fixtures import LABEL2ID, write_ner
+
+    folder = tmp_path / "hf"
+    id2label = {index: label for label, index in LABEL2ID.items()}
+    perturb(transformers.BertForTokenClassification(transformers.BertConfig(
+        vocab_size=VOCAB, max_position_embeddings=64, id2label=id2label, **SIZES))).save_pretrained(folder)
+    paths = write_common(str(folder))
+    converted = str(tmp_path / "ner.bin")
+    assert run_converter("convert_bert_token_classification_from_huggingface_to_uer", "--input_model_path",
+                         str(folder), "--output_model_path", converted, "--no_check") == 0
+    test = str(tmp_path / "test.tsv")
+    write_ner(test, 8, 4, with_labels=False)
+    outputs = {}
+    for name, model, extra in (("bin", converted, ["--vocab_path", paths["vocab"]]), ("folder", str(folder), [])):
+        outputs[name] = str(tmp_path / f"{name}.tsv")
+        run_script("inference/run_ner_infer.py", ["--load_model_path", model, "--test_path", test, "--tokenizer",
+                                                  "space", "--prediction_path", outputs[name], "--seq_length", "32",
+                                                  "--device", "cpu", *extra])
+    tags = open(outputs["folder"], encoding="utf-8").read()
+    assert tags == open(outputs["bin"], encoding="utf-8").read()
+    assert len(tags.splitlines()) == 9 and set(" ".join(tags.splitlines()[1:]).split()) <= set(LABEL2ID)

@@ -107,21 +107,13 @@ def declared_target(spec: Spec, hf_cfg: Dict[str, Any]) -> Optional[str]:
     return next((target for target, head in spec.heads.items() if target and head.hf_class == architecture), None)
 
 
-def _options(spec: Spec, hf_cfg: Dict[str, Any], state: Dict[str, torch.Tensor],
-             target: Optional[str]) -> Dict[str, Any]:
-    options = sidecar_options(spec, hf_cfg, state, target)
-    if spec.task == "classification" and "labels_num" not in options and hf_cfg.get("id2label"):
-        options["labels_num"] = len(hf_cfg["id2label"])  # what the weights will say, read from the config
-    return options
-
-
 def folder_options(path: str) -> Dict[str, Any]:
     """The UER options of a folder from its config.json and tokenizer files (the weights are not read)."""
     source = os.path.join(path, CONFIG_FILE)
     hf_cfg = read_json(source)
     keys = weight_keys(path) if hf_cfg.get("model_type") == "bert" and not hf_cfg.get("architectures") else None
     spec = folder_spec(hf_cfg, source, keys=keys)
-    return dict(_options(spec, hf_cfg, {}, declared_target(spec, hf_cfg) or spec.default_target()),
+    return dict(sidecar_options(spec, hf_cfg, {}, declared_target(spec, hf_cfg) or spec.default_target()),
                 **folder_vocabulary(path))
 
 
@@ -167,7 +159,7 @@ def read_hf_folder(path: str) -> HfFolder:
         raise UserInputError(f"none of the weights has a {spec.table.name} key name: do config.json and the "
                              f"weights belong together?", path=path)
     vocabulary = folder_vocabulary(path)
-    options = dict(_options(spec, hf_cfg, state, target), **vocabulary)
+    options = dict(sidecar_options(spec, hf_cfg, state, target), **vocabulary)
     vocab_path = vocabulary.get("spm_model_path") or vocabulary.get("vocab_path")
     architecture = (hf_cfg.get("architectures") or [spec.base_class])[0]
     lines = [f"{path}: Hugging Face {hf_cfg.get('model_type')} folder ({architecture}) read as UER "

@@ -155,15 +155,19 @@ def sidecar_options(spec: Spec, hf_cfg: Dict[str, Any], uer_state: Dict[str, tor
     for key in ("target", "tie_weights"):  # a fine-tuned model has a head, not a pre-training target
         options.pop(key, None)
     options.update(spec.extra)
-    if spec.task == "classification" and "output_layer_2.weight" in uer_state:
-        rows = uer_state["output_layer_2.weight"].size(0)
-        options["labels_num"] = rows
-        label2id = _labels(hf_cfg, rows)
-        if label2id:
-            options["label2id"] = label2id
-    if spec.task == "tagging" and "output_layer.weight" in uer_state:
-        rows = uer_state["output_layer.weight"].size(0) - 1
-        options["label2id"] = _labels(hf_cfg, rows) or {f"LABEL_{k}": k for k in range(rows)}
+    # The head's size from its weights, else (options read from config.json alone) from id2label.
+    configured = len(hf_cfg.get("id2label") or {}) or None
+    if spec.task == "classification":
+        rows = uer_state["output_layer_2.weight"].size(0) if "output_layer_2.weight" in uer_state else configured
+        if rows:
+            options["labels_num"] = rows
+            label2id = _labels(hf_cfg, rows)
+            if label2id:
+                options["label2id"] = label2id
+    if spec.task == "tagging":
+        rows = uer_state["output_layer.weight"].size(0) - 1 if "output_layer.weight" in uer_state else configured
+        if rows:
+            options["label2id"] = _labels(hf_cfg, rows) or {f"LABEL_{k}": k for k in range(rows)}
     return options
 
 
