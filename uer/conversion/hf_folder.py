@@ -8,8 +8,8 @@ weights go through the converters' key tables (``uer.conversion.tables``), so a 
 exactly what ``convert_*_from_huggingface_to_uer.py`` would have written.
 
 This module and the ones it imports (``core``, ``tables``, ``hf_config``, ``specs``,
-``hf_tokenizer``) stand on ``uer.weight_files``, ``uer.model_saver`` and ``uer.utils`` only, so
-the model loader can use them.
+``hf_tokenizer``) stand on ``uer.weight_files``, ``uer.model_saver``, ``uer.tokenizers`` and
+``uer.utils`` only, so the model loader can use them.
 """
 import os
 from dataclasses import dataclass
