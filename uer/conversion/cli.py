@@ -14,11 +14,11 @@ from uer.conversion.hf_tokenizer import TokenizerFiles, check_vocabulary, tokeni
 from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, has_head, hf_config_for, pick_target,
                                   shared_layers, sidecar_options, spec_for, t5_spec)
 from uer.conversion.uer_side import check_fits, weights_layers
-from uer.weight_files import load_state_dict_file
 from uer.model_saver import atomic_write, save_state_dict
 from uer.utils.cli import script_parser
 from uer.utils.config import read_json, resolve_path, sidecar_path
 from uer.utils.errors import UserInputError
+from uer.weight_files import load_state_dict_file
 
 logger = logging.getLogger(__name__)
 
