@@ -86,6 +86,13 @@ def test_the_folder_needs_a_vocabulary(tmp_path, capsys):
                       "--output_model_path", str(tmp_path / "hf"), "--vocab_path", ZH_VOCAB) == 2
     assert "the vocabulary has 21128 tokens but the model's word embedding has 15 rows" in capsys.readouterr().err
     assert not (tmp_path / "hf").exists()
+    (tmp_path / "vocab.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
+                      "--output_model_path", str(tmp_path / "hf"), "--vocab_path", str(tmp_path / "vocab.json"),
+                      "--merges_path", str(tmp_path / "merges.txt")) == 2
+    assert "byte-level BPE files go with GPT-2 or RoBERTa models, not bert" in capsys.readouterr().err
+    assert not (tmp_path / "hf").exists()
     assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
                       "--output_model_path", str(tmp_path / "weights_only"), "--no_tokenizer") == 0
     assert sorted(os.listdir(tmp_path / "weights_only")) == ["config.json", "model.safetensors"]

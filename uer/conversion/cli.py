@@ -188,7 +188,7 @@ def export_vocabulary(args: argparse.Namespace, options: Dict, hf_cfg: Dict) -> 
                              "--vocab_path (vocab.txt), --spm_model_path, or --vocab_path vocab.json with "
                              "--merges_path; --no_tokenizer writes the weights and config.json only",
                              path=args.input_model_path)
-    check_vocabulary(files, hf_cfg.get("vocab_size"))
+    check_vocabulary(files, hf_cfg.get("vocab_size"), hf_cfg["model_type"])
     if options.get("tokenizer") in ("char", "space") and files.kind == "wordpiece":
         logger.warning("the model was trained with --tokenizer %s, which Hugging Face does not have: the folder "
                        "gets BertTokenizer, which splits Chinese characters the same way but cuts other words "

@@ -96,8 +96,12 @@ def lower_cased(tokens: List[str]) -> bool:
     return not any(re.search("[A-Z]", token) and not _SPECIAL.match(token) for token in tokens)
 
 
-def check_vocabulary(files: TokenizerFiles, vocab_size: Optional[int]) -> None:
-    """The vocabulary must have exactly one id per row of the model's embedding."""
+def check_vocabulary(files: TokenizerFiles, vocab_size: Optional[int], model_type: str) -> None:
+    """Before anything is written: the files must suit the architecture and have exactly one id per
+    row of the model's embedding."""
+    if files.kind == "bpe" and model_type not in BPE_CLASSES:
+        raise UserInputError(f"byte-level BPE files go with GPT-2 or RoBERTa models, not {model_type}",
+                             path=files.path)
     size = files.size
     if vocab_size is not None and size != vocab_size:
         raise UserInputError(f"the vocabulary has {size} tokens but the model's word embedding has {vocab_size} "
@@ -121,7 +125,8 @@ def _copy(source: str, destination: str) -> None:
 def write_tokenizer(folder: str, files: TokenizerFiles, model_type: str, max_length: Optional[int]) -> str:
     """Write the tokenizer files of ``files`` into ``folder``; returns a one-line description.
 
-    ``model_type`` is the exported config's (``bert``, ``roberta``, ``albert``, ``gpt2``, ``t5``, ``mt5``).
+    ``model_type`` is the exported config's (``bert``, ``roberta``, ``albert``, ``gpt2``, ``t5``, ``mt5``);
+    ``check_vocabulary`` has accepted ``files`` for it.
     """
     config: Dict[str, Any] = {}
     if files.kind == "wordpiece":
@@ -143,9 +148,6 @@ def write_tokenizer(folder: str, files: TokenizerFiles, model_type: str, max_len
             {"tokenizer_class": "AlbertTokenizer", "do_lower_case": False, "keep_accents": True}
         written, what = [SPM_FILE], config["tokenizer_class"]
     else:
-        if model_type not in BPE_CLASSES:
-            raise UserInputError(f"byte-level BPE files go with GPT-2 or RoBERTa models, not {model_type}",
-                                 path=files.path)
         _copy(files.path, os.path.join(folder, "vocab.json"))
         _copy(files.merges_path, os.path.join(folder, "merges.txt"))
         specials = BPE_SPECIALS[model_type]
