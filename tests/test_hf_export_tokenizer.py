@@ -96,6 +96,19 @@ def test_the_folder_needs_a_vocabulary(tmp_path, capsys):
     assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
                       "--output_model_path", str(tmp_path / "weights_only"), "--no_tokenizer") == 0
     assert sorted(os.listdir(tmp_path / "weights_only")) == ["config.json", "model.safetensors"]
+    # The vocabulary the sidecar records (models trained by uer record theirs) is the default.
+    args = model_args(dict(json.loads(open(model_path + ".config.json", encoding="utf-8").read()),
+                           vocab_path=str(vocab)))
+    save_model(build_model(args, 15), model_path, args)
+    assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
+                      "--output_model_path", str(tmp_path / "recorded"), "--no_check") == 0
+    assert "tokenizer from the vocabulary the sidecar records: " + str(vocab) in capsys.readouterr().out
+    assert (tmp_path / "recorded" / "vocab.txt").read_bytes() == vocab.read_bytes()
+    os.rename(vocab, tmp_path / "moved.txt")
+    assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
+                      "--output_model_path", str(tmp_path / "hf"), "--no_check") == 2
+    assert f"the sidecar records the vocabulary {vocab}, which does not exist" in capsys.readouterr().err
+    os.rename(tmp_path / "moved.txt", vocab)
     # Upper-case letters in the vocabulary: a cased tokenizer.
     assert run_script("convert_bert_from_uer_to_huggingface", "--input_model_path", model_path,
                       "--output_model_path", str(tmp_path / "hf"), "--vocab_path", str(vocab)) == 0

@@ -75,7 +75,8 @@ def tokenizer_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tokenizer of the exported folder")
     group.add_argument("--vocab_path", default=None,
                        help="The model's vocabulary: vocab.txt (WordPiece, BertTokenizer) or a BPE vocab.json "
-                            "(with --merges_path). Needed to write a folder (see --no_tokenizer).")
+                            "(with --merges_path). Default: the one the checkpoint's sidecar records (vocab_files); "
+                            "a folder needs one (see --no_tokenizer).")
     group.add_argument("--spm_model_path", default=None, help="The model's SentencePiece model (ALBERT, T5).")
     group.add_argument("--merges_path", default=None, help="merges.txt of a byte-level BPE vocab.json (GPT-2, "
                                                            "RoBERTa).")
@@ -183,6 +184,13 @@ def export_vocabulary(args: argparse.Namespace, options: Dict, hf_cfg: Dict) -> 
     if args.no_tokenizer:
         return None
     files = tokenizer_files(args.vocab_path, args.spm_model_path, args.merges_path)
+    recorded = options.get("vocab_files") or {}
+    if files is None and recorded:  # the files the checkpoint was trained with, as its sidecar records them
+        files = tokenizer_files(recorded.get("vocab_path"), recorded.get("spm_model_path"), recorded.get("merges_path"))
+        if not os.path.isfile(files.path):
+            raise UserInputError(f"the sidecar records the vocabulary {files.path}, which does not exist (any "
+                                 f"more): give --vocab_path or --spm_model_path", path=args.input_model_path)
+        print(f"tokenizer from the vocabulary the sidecar records: {files.path}")
     if files is None:
         raise UserInputError("the exported folder needs the model's vocabulary for its tokenizer: give "
                              "--vocab_path (vocab.txt), --spm_model_path, or --vocab_path vocab.json with "

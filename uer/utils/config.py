@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # JSON keys that are descriptive only (presets may carry them) and never warned about.
 DESCRIPTIVE_KEYS = {"model_type", "description", "vocab_size", "tgt_vocab_size", "data_processor", "labels",
-                    "label2id", "format_version", "uer_version"}
+                    "label2id", "format_version", "uer_version", "vocab_files"}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
