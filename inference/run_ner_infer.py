@@ -16,12 +16,12 @@ if __name__ == "__main__":  # before torch loads: the command may run again unde
 import logging
 from typing import List, Optional
 
-from uer.finetune import (check_seq_length, load_for_inference, predict_tags, read_label2id, read_sidecar,
+from uer.finetune import (check_seq_length, load_for_inference, predict_tags, read_label2id,
                           read_tagging, start_session)
 from uer.finetune.options import infer_parser, tagging_opts
 from uer.models.tagger import Tagger
 from uer.tokenizers import build_tokenizer
-from uer.utils.config import parse_args
+from uer.utils.config import parse_args, saved_options
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write
 
@@ -37,9 +37,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.label2id_path:
         label2id = read_label2id(args.label2id_path)
     else:
-        label2id = read_sidecar(args.load_model_path).get("label2id")
+        saved = saved_options(args.load_model_path)
+        label2id = saved.values.get("label2id") if saved else None
         if not label2id:
-            raise UserInputError("give --label2id_path: the model has no sidecar with its label map")
+            raise UserInputError("give --label2id_path: the model has no sidecar (or Hugging Face config.json) "
+                                 "with its label map")
     id2label = sorted(label2id, key=label2id.get)
     check_seq_length(args.seq_length, args)
     tokenizer = build_tokenizer(args)

@@ -16,12 +16,12 @@ import sys
 from typing import List, Optional, Set
 
 from uer.model_builder import build_model
-from uer.model_loader import load_state_dict_file
-from uer.model_tools import compare_keys, read_sidecar
+from uer.model_loader import read_checkpoint
+from uer.model_tools import compare_keys
 from uer.opts import DEFAULT_CONFIG, model_opts, tokenizer_opts
 from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
-from uer.utils.config import parse_args, typed_dests
+from uer.utils.config import parse_args, saved_options, typed_dests
 from uer.utils.errors import UserInputError, cli_main
 
 
@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def vocab_sizes(args: argparse.Namespace):
-    """From the vocabulary files when given, else from the sidecar."""
-    saved = read_sidecar(args.input_model_path)
+    """From the vocabulary files when given, else from the sidecar (or a Hugging Face config.json)."""
+    saved = saved_model_options(args.input_model_path)
     if args.vocab_path or args.spm_model_path:
         vocab_size = len(load_vocab_from_args(args))
     elif saved.get("vocab_size"):
@@ -55,11 +55,17 @@ def vocab_sizes(args: argparse.Namespace):
     return vocab_size, tgt_vocab_size
 
 
+def saved_model_options(path: str) -> dict:
+    """The sidecar's options, or a Hugging Face folder's, or {}."""
+    found = saved_options(path)
+    return found.values if found else {}
+
+
 def target_source(args: argparse.Namespace, typed: Set[str]) -> str:
     """Which source sets the target checked; the sidecar's target wins over --config_path's."""
     if "target" in typed:
         return "typed --target"
-    saved = read_sidecar(args.input_model_path).get("target")
+    saved = saved_model_options(args.input_model_path).get("target")
     if saved:
         if saved != args.target:
             overridden = f"; --config_path {args.config_path} says {args.target}"
@@ -77,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     vocab_size, tgt_vocab_size = vocab_sizes(args)
     model = build_model(args, vocab_size, tgt_vocab_size)
-    checkpoint = load_state_dict_file(args.input_model_path)
+    checkpoint = read_checkpoint(args.input_model_path)
     model_state = model.state_dict()
     check = compare_keys(model_state, checkpoint)
     print(f"checkpoint {args.input_model_path}: {len(checkpoint)} tensors; model "

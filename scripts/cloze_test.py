@@ -11,7 +11,8 @@ forward pass with every blank masked, the top-n of each blank. The output has th
 blank k of several, and a blank line. A line without ``[MASK]`` has one of its tokens (never
 ``[CLS]``/``[SEP]``, chosen with ``--seed``) masked and scored: the masked sentence,
 ``Predicted answer: ...``, ``Correct answer: t`` and a blank line; the closing summary counts how
-often the answer is the first guess or among the top-n.
+often the answer is the first guess or among the top-n. ``--scores`` adds a ``Scores`` line after
+each answer line: the guesses' probabilities, the scores of transformers' fill-mask pipeline.
 """
 import argparse
 import logging
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     infer_opts(parser)
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7, help="Chooses the masked positions.")
+    parser.add_argument("--scores", action="store_true",
+                        help="After each 'Predicted answer' line, a 'Scores' line: the probability of each guess "
+                             "(softmax over the vocabulary, the score of transformers' fill-mask pipeline).")
     return parser
 
 
@@ -51,6 +55,11 @@ def tokenize_keeping_masks(tokenizer: Tokenizer, text: str) -> List[str]:
     for piece in pieces[1:]:
         tokens += [MASK_TOKEN] + tokenizer.tokenize(piece)
     return tokens
+
+
+def score_line(probabilities: List[float], blank: Optional[int] = None) -> str:
+    """``Scores[ k]: p1 p2 ...``, the guesses' probabilities in the order of the answer line."""
+    return f"Scores{'' if blank is None else f' {blank}'}: {' '.join(f'{p:.8g}' for p in probabilities)}\n"
 
 
 @cli_main
@@ -100,13 +109,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                 positions += [i + 1 for i in blanks]
             hidden = model.encode(src.to(device), seg.to(device))
             picked = hidden[torch.tensor(rows, device=device), torch.tensor(positions, device=device)]
-            guesses = iter(model.target.mlm_logits(picked).topk(min(args.topn, len(vocab)), dim=-1).indices.tolist())
+            top = model.target.mlm_logits(picked).float().softmax(dim=-1).topk(min(args.topn, len(vocab)), dim=-1)
+            guesses = iter(zip(top.indices.tolist(), top.values.tolist()))
             for tokens, blanks, typed in chunk:
-                predicted = [tokenizer.convert_ids_to_tokens(next(guesses)) for _ in blanks]
+                predicted, probabilities = zip(*[next(guesses) for _ in blanks])
+                predicted = [tokenizer.convert_ids_to_tokens(ids) for ids in predicted]
                 if typed:
                     filled += len(blanks)
                     answers = [f"Predicted answer{'' if len(blanks) == 1 else f' {k}'}: {' '.join(words)}\n"
-                               for k, words in enumerate(predicted, 1)]
+                               + (score_line(scores, k if len(blanks) > 1 else None) if args.scores else "")
+                               for k, (words, scores) in enumerate(zip(predicted, probabilities), 1)]
                     blocks.append(f"{detokenize(tokens, args.tokenizer, sp)}\n{''.join(answers)}\n")
                     continue
                 position, words = blanks[0], predicted[0]
@@ -114,8 +126,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                 scored += 1
                 hits_1 += words[0] == tokens[position]
                 hits_n += tokens[position] in words
-                blocks.append(f"{detokenize(shown, args.tokenizer, sp)}\n"
-                              f"Predicted answer: {' '.join(words)}\nCorrect answer: {tokens[position]}\n\n")
+                blocks.append(f"{detokenize(shown, args.tokenizer, sp)}\nPredicted answer: {' '.join(words)}\n"
+                              + (score_line(probabilities[0]) if args.scores else "")
+                              + f"Correct answer: {tokens[position]}\n\n")
     with atomic_write(args.prediction_path) as handle:
         handle.write("".join(blocks))
     summary = f"{len(examples)} sentences"

@@ -10,6 +10,7 @@ MLM / LM output layer (weight and bias). The sidecar ``.config.json`` is copied 
 """
 import argparse
 import logging
+import os
 from typing import List, Optional
 
 from uer.model_loader import load_state_dict_file
@@ -49,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         keys = SOURCE_VOCAB_KEYS  # a seq2seq target vocabulary is separate: leave the decoder side as it is
     new_state, report = adapt_state_dict(state_dict, old_vocab, new_vocab, keys, args.do_lower_case == "true")
     save_state_dict(new_state, args.new_model_path)
-    updates = {"vocab_size": len(new_vocab)}
+    updates = {"vocab_size": len(new_vocab), "vocab_files": {"vocab_path": os.path.abspath(args.new_vocab_path)}}
     if saved.get("tgt_vocab_size") is not None and not own_target_vocab:
         updates["tgt_vocab_size"] = len(new_vocab)
     copy_sidecar(args.old_model_path, args.new_model_path, updates)

@@ -11,7 +11,7 @@ import argparse
 import logging
 from typing import List, Optional
 
-from uer.model_loader import load_state_dict_file
+from uer.model_loader import read_checkpoint
 from uer.model_tools import word_embedding, write_word2vec
 from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
@@ -20,7 +20,8 @@ from uer.utils.errors import cli_main
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("--load_model_path", required=True, help="Checkpoint holding embedding.word_embedding.weight.")
+    parser.add_argument("--load_model_path", required=True,
+                        help="Checkpoint holding embedding.word_embedding.weight, or a Hugging Face model folder.")
     parser.add_argument("--vocab_path", default=None, help="Vocabulary the model was trained with.")
     parser.add_argument("--spm_model_path", default=None, help="SentencePiece model (replaces --vocab_path).")
     parser.add_argument("--word_embedding_path", required=True, help="Output file (word2vec text format).")
@@ -32,7 +33,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     vocab = load_vocab_from_args(args)
-    matrix = word_embedding(load_state_dict_file(args.load_model_path), args.load_model_path, len(vocab),
+    matrix = word_embedding(read_checkpoint(args.load_model_path), args.load_model_path, len(vocab),
                             args.spm_model_path or args.vocab_path)
     written = write_word2vec(args.word_embedding_path, vocab.i2w, matrix)
     print(f"wrote {written} embeddings of size {matrix.size(1)} to {args.word_embedding_path}")

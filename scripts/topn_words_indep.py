@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import List, Optional
 
-from uer.model_loader import load_state_dict_file
+from uer.model_loader import read_checkpoint
 from uer.model_tools import nearest, word_embedding
 from uer.tokenizers.vocab import load_vocab_from_args
 from uer.utils.cli import script_parser
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("--load_model_path", required=True)
+    parser.add_argument("--load_model_path", required=True, help="A checkpoint or a Hugging Face model folder.")
     parser.add_argument("--vocab_path", default=None)
     parser.add_argument("--spm_model_path", default=None, help="SentencePiece model (replaces --vocab_path).")
     parser.add_argument("--test_path", required=True, help="One word per line.")
@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.topn < 1:
         raise UserInputError(f"--topn must be at least 1, got {args.topn}")
     vocab = load_vocab_from_args(args)
-    matrix = word_embedding(load_state_dict_file(args.load_model_path), args.load_model_path, len(vocab),
+    matrix = word_embedding(read_checkpoint(args.load_model_path), args.load_model_path, len(vocab),
                             args.spm_model_path or args.vocab_path)
     words = [(line_no, text.strip()) for line_no, text in iter_lines(args.test_path) if text.strip()]
     if not words:

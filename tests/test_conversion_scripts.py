@@ -180,7 +180,7 @@ def test_round_trip_parity_and_from_pretrained(name, tmp_path, capsys):
 
     back = tmp_path / "back"
     report = convert(f"convert_{case.script}_from_uer_to_huggingface", "--input_model_path", uer_path,
-                     "--output_model_path", str(back), capsys=capsys)
+                     "--output_model_path", str(back), "--no_tokenizer", capsys=capsys)
     assert "dropped from the UER (0)" in report, report
     assert max(parity_diffs(report).values()) < TOL
     config = json.load(open(back / "config.json"))
@@ -272,7 +272,7 @@ def test_bare_model_reports_absent_heads_and_round_trips(tmp_path, capsys):
     assert int(absent.group(1)) == 10 and "cls.predictions.bias" in absent.group(2) and "pooler" in absent.group(2)
     assert parity_diffs(report)["last_hidden_state"] < TOL
     report = convert("convert_bert_from_uer_to_huggingface", "--input_model_path", str(tmp_path / "uer.bin"),
-                     "--output_model_path", str(tmp_path / "back"), capsys=capsys)
+                     "--output_model_path", str(tmp_path / "back"), "--no_tokenizer", capsys=capsys)
     assert "target.mlm_linear_2.weight" in report.split("absent from the UER")[1]
     reloaded = transformers.BertModel.from_pretrained(tmp_path / "back", add_pooling_layer=False).eval()
     src, seg = inputs()
@@ -300,7 +300,8 @@ def test_uer_to_hf_single_file_outputs(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["gpt2.safetensors", "hf", "uer.bin", "uer.bin.config.json"]
     # A standard weight file name gets its config.json, so the folder loads with from_pretrained.
     convert("convert_gpt2_from_uer_to_huggingface", "--input_model_path", str(tmp_path / "uer.bin"),
-            "--output_model_path", str(tmp_path / "out" / "pytorch_model.bin"), capsys=capsys)
+            "--output_model_path", str(tmp_path / "out" / "pytorch_model.bin"), "--no_tokenizer",
+            capsys=capsys)
     reloaded = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "out").eval()
     src, seg = inputs()
     seg = (seg > 0).long()
@@ -326,7 +327,7 @@ def test_uer_fine_tuned_heads_load_in_transformers(task, tmp_path, capsys):
     perturb(model)
     save_model(model, str(tmp_path / "ft.bin"), args, extra=extra)
     report = convert(f"convert_{script}_from_uer_to_huggingface", "--input_model_path", str(tmp_path / "ft.bin"),
-                     "--output_model_path", str(tmp_path / "hf"), capsys=capsys)
+                     "--output_model_path", str(tmp_path / "hf"), "--no_tokenizer", capsys=capsys)
     assert max(parity_diffs(report).values()) < TOL
     hf_class = transformers.BertForSequenceClassification if task == "classification" \
         else transformers.BertForTokenClassification
@@ -347,7 +348,8 @@ def test_t5_v1_1_exported_as_mt5(tmp_path, capsys):
     convert("convert_t5_from_huggingface_to_uer", "--input_model_path", str(tmp_path / "hf"),
             "--output_model_path", str(tmp_path / "uer.bin"), "--no_check", capsys=capsys)
     report = convert("convert_t5_from_uer_to_huggingface", "--input_model_path", str(tmp_path / "uer.bin"),
-                     "--output_model_path", str(tmp_path / "mt5"), "--type", "mt5", capsys=capsys)
+                     "--output_model_path", str(tmp_path / "mt5"), "--type", "mt5", "--no_tokenizer",
+                     capsys=capsys)
     assert report.count("parity check (mt5") == 1 and max(parity_diffs(report).values()) < TOL
     reloaded = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "mt5").eval()
     assert isinstance(reloaded, transformers.MT5ForConditionalGeneration)

@@ -1,20 +1,30 @@
-"""Load checkpoints (UER-py ``.bin`` of any torch version, or ``.safetensors``) with a report."""
+"""Load checkpoints (UER-py ``.bin`` of any torch version, ``.safetensors``, or a Hugging Face model
+folder read in place) with a report."""
 import logging
-import os
-import pickle
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
+from uer.conversion.hf_folder import FREE_OPTIONS, folder_options, is_hf_folder, read_hf_folder
 from uer.model_saver import unwrap
+from uer.utils.config import FOLDER_READERS, SavedOptions
 from uer.utils.errors import UserInputError
+from uer.weight_files import load_state_dict_file
 
 logger = logging.getLogger(__name__)
 
-WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-FOLDER_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+def hf_folder_options(path: str) -> Optional[SavedOptions]:
+    """The options of a Hugging Face folder for ``parse_args``, or None for any other path."""
+    if not is_hf_folder(path):
+        return None
+    options = folder_options(path)
+    return SavedOptions(options, f"{path}/config.json", frozenset(options) - FREE_OPTIONS)
+
+
+FOLDER_READERS.append(hf_folder_options)
 
 
 @dataclass
@@ -32,83 +42,6 @@ class LoadReport:
             text += f"; unused {len(self.unexpected)}: {', '.join(self.unexpected[:8])}"
             text += " ..." if len(self.unexpected) > 8 else ""
         return text
-
-
-def strip_wrapper_prefixes(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Remove DDP (``module.``) and torch.compile (``_orig_mod.``) prefixes, however nested."""
-    cleaned = {}
-    for key, value in state_dict.items():
-        changed = True
-        while changed:
-            changed = False
-            for prefix in WRAPPER_PREFIXES:
-                if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
-        cleaned[key] = value
-    return cleaned
-
-
-ZIP_MAGIC, PICKLE_MAGIC = b"PK\x03\x04", b"\x80"  # torch.save's zip container, the legacy pickle stream
-
-
-def read_weights(path: str) -> object:
-    """``torch.load(weights_only=True)`` or safetensors' ``load_file``, with every failure a UserInputError.
-
-    ``weights_only`` refuses a pickle that would build arbitrary Python objects (and so could run
-    code): checkpoints from the internet are untrusted input.
-    """
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if not head:
-        raise UserInputError("the model file is empty", path=path)
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(path)
-        except Exception as error:  # SafetensorError, or OSError on a truncated file
-            raise UserInputError(f"cannot read model weights: truncated or not a safetensors file "
-                                 f"({_first_line(error)})", path=path) from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "weights only" in str(error).lower():
-            raise UserInputError("refused to load: the file pickles Python objects other than tensors, and "
-                                 "unpickling them could run arbitrary code (weights are read with "
-                                 "weights_only=True); if you trust its source, load it yourself and re-save its "
-                                 "state_dict", path=path) from None
-        raise UserInputError(f"cannot read model weights: corrupt pickle ({_first_line(error)})", path=path) from None
-    except Exception as error:
-        what = ("the checkpoint is truncated or corrupt" if head.startswith((ZIP_MAGIC, PICKLE_MAGIC)) else
-                "not a PyTorch checkpoint (expected a file written by torch.save, or a .safetensors file)")
-        raise UserInputError(f"cannot read model weights: {what} ({type(error).__name__}: {_first_line(error)})",
-                             path=path) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
-
-
-def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
-    """Read a flat state dict from ``.bin``/``.pt``/``.safetensors`` or a model folder."""
-    if os.path.isdir(path):
-        for name in FOLDER_WEIGHT_FILES:
-            if os.path.exists(os.path.join(path, name)):
-                return load_state_dict_file(os.path.join(path, name))
-        raise UserInputError(f"no {' or '.join(FOLDER_WEIGHT_FILES)} in this folder", path=path)
-    if not os.path.exists(path):
-        raise UserInputError("model file not found", path=path)
-    state_dict = read_weights(path)
-    if isinstance(state_dict, dict) and "model" in state_dict and isinstance(state_dict["model"], dict):
-        state_dict = state_dict["model"]  # a resumable training state: take its weights
-    if not isinstance(state_dict, dict):
-        raise UserInputError("expected a state dict of named tensors", path=path)
-    odd = [str(key) for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
-    if odd:
-        raise UserInputError(f"expected a state dict of named tensors; {', '.join(odd[:3])} "
-                             f"{'is' if len(odd) == 1 else 'are'} not tensors", path=path)
-    return strip_wrapper_prefixes(dict(state_dict))
 
 
 def load_state_dict_into(model: nn.Module, state_dict: Dict[str, torch.Tensor], source: str = "checkpoint") -> LoadReport:
@@ -157,6 +90,16 @@ def _listed(keys: List[str], limit: int = 3) -> str:
     return ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
+def read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """UER-keyed weights of a checkpoint file, or of a Hugging Face folder (converted, report logged)."""
+    if is_hf_folder(path):
+        folder = read_hf_folder(path)
+        for line in folder.report:
+            logger.info("%s", line)
+        return folder.state
+    return load_state_dict_file(path)
+
+
 def load_model(model: nn.Module, path: str) -> LoadReport:
-    """Load a checkpoint file (or folder) into ``model`` non-strictly and report what happened."""
-    return load_state_dict_into(model, load_state_dict_file(path), source=path)
+    """Load a checkpoint file or Hugging Face folder into ``model`` non-strictly and report what happened."""
+    return load_state_dict_into(model, read_checkpoint(path), source=path)

@@ -52,6 +52,15 @@ def save_state_dict(state_dict: Dict[str, torch.Tensor], path: str) -> None:
         atomic_write(path, lambda temp: torch.save(state_dict, temp))
 
 
+VOCAB_FILE_OPTIONS = ("vocab_path", "spm_model_path", "merges_path")
+
+
+def vocab_files(args: Namespace) -> Dict[str, str]:
+    """The vocabulary files a model was built with, as absolute paths: recorded in the sidecar
+    (descriptive, never applied as options) so an export to Hugging Face finds the tokenizer."""
+    return {key: os.path.abspath(getattr(args, key)) for key in VOCAB_FILE_OPTIONS if getattr(args, key, None)}
+
+
 def model_config(args: Namespace, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     from uer.model_builder import model_keys
 
@@ -59,6 +68,9 @@ def model_config(args: Namespace, extra: Optional[Dict[str, Any]] = None) -> Dic
     for key in ("tokenizer", "do_lower_case", "vocab_size", "tgt_vocab_size"):
         if getattr(args, key, None) is not None:
             config[key] = getattr(args, key)
+    files = vocab_files(args)
+    if files:
+        config["vocab_files"] = files
     config.update(extra or {})
     return config
 

@@ -2,20 +2,25 @@
 import argparse
 import importlib.util
 import json
+import logging
 import os
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
-from uer.conversion.core import Table, hf_to_uer, uer_to_hf
-from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, hf_config_for, sidecar_options, spec_for,
-                                  t5_spec)
-from uer.conversion.uer_side import check_fits, has_head, weights_layers
-from uer.model_loader import load_state_dict_file
+from uer.conversion.core import Table, uer_to_hf
+from uer.conversion.hf_folder import hf_state_to_uer
+from uer.conversion.hf_tokenizer import TokenizerFiles, check_vocabulary, tokenizer_files, write_tokenizer
+from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, has_head, hf_config_for, pick_target,
+                                  shared_layers, sidecar_options, spec_for, t5_spec)
+from uer.conversion.uer_side import check_fits, weights_layers
 from uer.model_saver import atomic_write, save_state_dict
 from uer.utils.cli import script_parser
 from uer.utils.config import read_json, resolve_path, sidecar_path
 from uer.utils.errors import UserInputError
+from uer.weight_files import load_state_dict_file
+
+logger = logging.getLogger(__name__)
 
 # transformers class used by --check, and which of its outputs holds the logits we compare.
 HF_CLASSES = {"bert": ("BertForPreTraining", "prediction_logits"), "mlm": ("BertForMaskedLM", "logits"),
@@ -60,7 +65,23 @@ def conversion_parser(description: str, direction: str, targets: Optional[Sequen
                         help="Run both models on the same input and print the max abs difference "
                              "(default: on when transformers is importable and the config is known).")
     parser.add_argument("--no_check", dest="check", action="store_false")
+    if direction == "uer2hf":
+        tokenizer_flags(parser)
     return parser
+
+
+def tokenizer_flags(parser: argparse.ArgumentParser) -> None:
+    """Where the exported folder's tokenizer files come from (uer2hf only)."""
+    group = parser.add_argument_group("tokenizer of the exported folder")
+    group.add_argument("--vocab_path", default=None,
+                       help="The model's vocabulary: vocab.txt (WordPiece, BertTokenizer) or a BPE vocab.json "
+                            "(with --merges_path). Default: the one the checkpoint's sidecar records (vocab_files); "
+                            "a folder needs one (see --no_tokenizer).")
+    group.add_argument("--spm_model_path", default=None, help="The model's SentencePiece model (ALBERT, T5).")
+    group.add_argument("--merges_path", default=None, help="merges.txt of a byte-level BPE vocab.json (GPT-2, "
+                                                           "RoBERTa).")
+    group.add_argument("--no_tokenizer", action="store_true",
+                       help="Write the weights and config.json only (the folder then has no tokenizer).")
 
 
 def config_beside(input_path: str, name: str, explicit: Optional[str]) -> Optional[str]:
@@ -95,26 +116,6 @@ def write_json(path: str, data: Dict) -> None:
     atomic_write(path, write)
 
 
-def shared_layers(spec: Spec, requested: Optional[int], options: Optional[Dict]) -> Optional[int]:
-    """ALBERT shares one layer: its depth comes from --layers_num or the config, which must agree."""
-    if any("{i}" in rule.hf for rule in spec.table.rules):
-        return requested
-    configured = (options or {}).get("layers_num")
-    if requested is not None and configured is not None and requested != configured:
-        raise UserInputError(f"--layers_num {requested} does not match the config's {configured} layers")
-    return requested if requested is not None else configured
-
-
-def pick_target(spec: Spec, typed: Optional[str], saved: Optional[str],
-                complete: Callable[[str], bool]) -> Optional[str]:
-    """The typed --target, else the saved one, else the first whose head the weights hold entirely."""
-    if typed or not spec.targets:
-        return typed or spec.default_target()
-    if saved in spec.targets:
-        return saved
-    return next((target for target in spec.targets if complete(target)), spec.default_target())
-
-
 def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
     """Hugging Face weights (+ config.json) -> UER weights + sidecar, report, optional parity check."""
     spec = spec_for(table)
@@ -123,17 +124,8 @@ def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
     hf_cfg = read_json(config_file) if config_file else None
     if hf_cfg:
         check_model_type(spec, hf_cfg, config_file)
-    if spec.name in T5_TYPES:
-        gated = any(".DenseReluDense.wi_0." in key for key in hf_state)
-        spec = t5_spec(getattr(args, "type", None), gated, (hf_cfg or {}).get("model_type"))
-    layers = shared_layers(spec, args.layers_num, sidecar_options(spec, hf_cfg, {}, None) if hf_cfg else None)
-
-    def complete(target: str) -> bool:
-        state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
-        return has_head(spec, target, state, report.layers_num)
-
-    target = pick_target(spec, getattr(args, "target", None), None, complete)
-    uer_state, report = hf_to_uer(hf_state, spec.table, target=target, layers_num=layers)
+    spec, target, uer_state, report = hf_state_to_uer(spec, hf_state, hf_cfg, getattr(args, "type", None),
+                                                      getattr(args, "target", None), args.layers_num)
     print(report.format("Hugging Face", "UER"))
     options = None
     if hf_cfg:
@@ -173,12 +165,43 @@ def run_uer_to_hf(table: "Table | Spec", args: argparse.Namespace) -> None:
     if folder is not None and hf_cfg is None:
         raise UserInputError("writing a model folder needs the model's options: give --config_path "
                              "or keep the checkpoint's .config.json sidecar", path=args.input_model_path)
+    vocabulary = export_vocabulary(args, options or {}, hf_cfg) if folder is not None else None
     weights = os.path.join(output, "model.safetensors") if folder == output else output
     save_state_dict(hf_state, weights)
     if folder is not None:
         write_json(os.path.join(folder, "config.json"), hf_cfg)
     print(f"saved {weights}" + (f" and {os.path.join(folder, 'config.json')}" if folder else ""))
+    if vocabulary is not None:
+        written = write_tokenizer(folder, vocabulary, hf_cfg["model_type"], (options or {}).get("max_seq_length"))
+        print(f"tokenizer: {written}")
     maybe_check(args, spec, hf_state, hf_cfg, uer_state, options, target)
+
+
+def export_vocabulary(args: argparse.Namespace, options: Dict, hf_cfg: Dict) -> Optional[TokenizerFiles]:
+    """The vocabulary the exported folder's tokenizer is written from, checked against the model;
+    None with --no_tokenizer. A folder without a tokenizer would read every text as [UNK]s, so an
+    unknown vocabulary is an error rather than a silent weights-only export."""
+    if args.no_tokenizer:
+        return None
+    files = tokenizer_files(args.vocab_path, args.spm_model_path, args.merges_path)
+    recorded = options.get("vocab_files") or {}
+    if files is None and recorded:  # the files the checkpoint was trained with, as its sidecar records them
+        files = tokenizer_files(recorded.get("vocab_path"), recorded.get("spm_model_path"), recorded.get("merges_path"))
+        if not os.path.isfile(files.path):
+            raise UserInputError(f"the sidecar records the vocabulary {files.path}, which does not exist (any "
+                                 f"more): give --vocab_path or --spm_model_path", path=args.input_model_path)
+        print(f"tokenizer from the vocabulary the sidecar records: {files.path}")
+    if files is None:
+        raise UserInputError("the exported folder needs the model's vocabulary for its tokenizer: give "
+                             "--vocab_path (vocab.txt), --spm_model_path, or --vocab_path vocab.json with "
+                             "--merges_path; --no_tokenizer writes the weights and config.json only",
+                             path=args.input_model_path)
+    check_vocabulary(files, hf_cfg.get("vocab_size"), hf_cfg["model_type"])
+    if options.get("tokenizer") in ("char", "space") and files.kind == "wordpiece":
+        logger.warning("the model was trained with --tokenizer %s, which Hugging Face does not have: the folder "
+                       "gets BertTokenizer, which splits Chinese characters the same way but cuts other words "
+                       "into WordPiece pieces", options["tokenizer"])
+    return files
 
 
 def max_abs_diff(table: "Table | Spec", hf_state: Dict[str, torch.Tensor], hf_cfg: Dict,

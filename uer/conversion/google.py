@@ -13,15 +13,15 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from uer.conversion.cli import config_beside, maybe_check, pick_target, read_uer_options, write_json
+from uer.conversion.cli import config_beside, maybe_check, read_uer_options, write_json
 from uer.conversion.core import IDENTITY, TRANSPOSE, Rule, Table, hf_to_uer, segment_table, uer_to_hf
-from uer.conversion.specs import SPECS, hf_config_for, sidecar_options
+from uer.conversion.specs import SPECS, has_head, hf_config_for, pick_target, sidecar_options
 from uer.conversion.tables import LAYER
-from uer.conversion.uer_side import check_fits, has_head, weights_layers
-from uer.model_loader import load_state_dict_file
+from uer.conversion.uer_side import check_fits, weights_layers
 from uer.model_saver import save_state_dict
 from uer.utils.config import read_json, sidecar_path
 from uer.utils.errors import UserInputError
+from uer.weight_files import load_state_dict_file
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from typing import Dict, Iterator, Optional
 
 import torch
 
-from uer.conversion.specs import Spec
-from uer.conversion.uer_side import build_uer_model, has_head, uer_outputs, weights_layers
+from uer.conversion.specs import Spec, has_head
+from uer.conversion.uer_side import build_uer_model, uer_outputs, weights_layers
 from uer.model_loader import load_state_dict_into
 from uer.utils.errors import UserInputError
 

@@ -1,7 +1,7 @@
 """What each conversion script converts: a key table, the ``transformers`` classes it pairs with and,
 for the BERT task heads, the task metadata carried between ``config.json`` and the UER sidecar."""
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -109,6 +109,32 @@ def head_keys(spec: Spec, target: Optional[str], layers_num: int) -> Tuple[str, 
     return tuple(key for key in keys if not key.startswith(BACKBONE_PREFIXES))
 
 
+def has_head(spec: Spec, target: Optional[str], state: Dict[str, torch.Tensor], layers_num: int) -> bool:
+    """Whether ``state`` holds every tensor of the spec's head (else only the backbone is compared)."""
+    keys = head_keys(spec, target, layers_num)
+    return bool(keys) and all(key in state for key in keys)
+
+
+def pick_target(spec: Spec, typed: Optional[str], saved: Optional[str],
+                complete: Callable[[str], bool]) -> Optional[str]:
+    """The typed --target, else the saved one, else the first whose head the weights hold entirely."""
+    if typed or not spec.targets:
+        return typed or spec.default_target()
+    if saved in spec.targets:
+        return saved
+    return next((target for target in spec.targets if complete(target)), spec.default_target())
+
+
+def shared_layers(spec: Spec, requested: Optional[int], options: Optional[Dict]) -> Optional[int]:
+    """ALBERT shares one layer: its depth comes from --layers_num or the config, which must agree."""
+    if any("{i}" in rule.hf for rule in spec.table.rules):
+        return requested
+    configured = (options or {}).get("layers_num")
+    if requested is not None and configured is not None and requested != configured:
+        raise UserInputError(f"--layers_num {requested} does not match the config's {configured} layers")
+    return requested if requested is not None else configured
+
+
 def _labels(hf_cfg: Dict[str, Any], rows: int) -> Optional[Dict[str, int]]:
     """HF ``id2label`` as UER's ``label2id``; None for transformers' placeholder names (LABEL_0...)."""
     id2label = {int(k): str(v) for k, v in (hf_cfg.get("id2label") or {}).items()}
@@ -129,15 +155,19 @@ def sidecar_options(spec: Spec, hf_cfg: Dict[str, Any], uer_state: Dict[str, tor
     for key in ("target", "tie_weights"):  # a fine-tuned model has a head, not a pre-training target
         options.pop(key, None)
     options.update(spec.extra)
-    if spec.task == "classification" and "output_layer_2.weight" in uer_state:
-        rows = uer_state["output_layer_2.weight"].size(0)
-        options["labels_num"] = rows
-        label2id = _labels(hf_cfg, rows)
-        if label2id:
-            options["label2id"] = label2id
-    if spec.task == "tagging" and "output_layer.weight" in uer_state:
-        rows = uer_state["output_layer.weight"].size(0) - 1
-        options["label2id"] = _labels(hf_cfg, rows) or {f"LABEL_{k}": k for k in range(rows)}
+    # The head's size from its weights, else (options read from config.json alone) from id2label.
+    configured = len(hf_cfg.get("id2label") or {}) or None
+    if spec.task == "classification":
+        rows = uer_state["output_layer_2.weight"].size(0) if "output_layer_2.weight" in uer_state else configured
+        if rows:
+            options["labels_num"] = rows
+            label2id = _labels(hf_cfg, rows)
+            if label2id:
+                options["label2id"] = label2id
+    if spec.task == "tagging":
+        rows = uer_state["output_layer.weight"].size(0) - 1 if "output_layer.weight" in uer_state else configured
+        if rows:
+            options["label2id"] = _labels(hf_cfg, rows) or {f"LABEL_{k}": k for k in range(rows)}
     return options
 
 

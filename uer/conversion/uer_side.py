@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from uer.conversion.core import count_layers
 from uer.conversion.hf_config import architecture
-from uer.conversion.specs import BACKBONE_PREFIXES, Spec, head_keys
+from uer.conversion.specs import BACKBONE_PREFIXES, Spec, has_head
 from uer.model_builder import build_embedding_encoder, build_model, model_args
 from uer.models.backbone import EncoderHead
 from uer.models.classifier import Classifier
@@ -26,12 +26,6 @@ class ExtractiveQaHead(EncoderHead):
     def __init__(self, embedding: nn.Module, encoder: nn.Module, hidden_size: int):
         super().__init__(embedding, encoder)
         self.output_layer = nn.Linear(hidden_size, 2)
-
-
-def has_head(spec: Spec, target: Optional[str], state: Dict[str, Tensor], layers_num: int) -> bool:
-    """Whether ``state`` holds every tensor of the spec's head (else only the backbone is compared)."""
-    keys = head_keys(spec, target, layers_num)
-    return bool(keys) and all(key in state for key in keys)
 
 
 def _labels_num(state: Dict[str, Tensor], key: str, extra: int = 0) -> int:

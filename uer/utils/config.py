@@ -1,5 +1,9 @@
 """Option resolution with one rule: defaults < saved model sidecar < --config_path JSON < typed flags.
 
+A Hugging Face model folder given as the model path plays the sidecar's part (its ``config.json``,
+read by a reader the model loader registers); there, a typed flag that contradicts what the weights
+need (``--layers_num 12`` for a 2-layer folder) is an error instead of silently winning.
+
 The original let the JSON silently override flags the user typed; here typed flags always win.
 A ``--config_path`` key that no option knows (a typo would silently leave the default) or a value
 of the wrong type stops the command with the file and key; a sidecar written by another script
@@ -10,7 +14,9 @@ import difflib
 import json
 import logging
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set
 
 from uer.utils.errors import UserInputError
 
@@ -18,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # JSON keys that are descriptive only (presets may carry them) and never warned about.
 DESCRIPTIVE_KEYS = {"model_type", "description", "vocab_size", "tgt_vocab_size", "data_processor", "labels",
-                    "label2id", "format_version", "uer_version"}
+                    "label2id", "format_version", "uer_version", "vocab_files"}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -69,6 +75,54 @@ def read_json(path: str) -> Dict[str, Any]:
 
 def sidecar_path(model_path: str) -> str:
     return model_path + ".config.json"
+
+
+@dataclass(frozen=True)
+class SavedOptions:
+    """Options saved with a model: ``values`` read from ``source``; ``fixed`` names the ones the
+    weights depend on, which a flag the user typed must not contradict (empty for our sidecars,
+    whose flags simply win)."""
+
+    values: Dict[str, Any]
+    source: str
+    fixed: FrozenSet[str] = frozenset()
+
+
+# Readers of the options of a model folder of another toolkit (a Hugging Face config.json): the
+# model loader registers them, since uer.utils cannot import the converters (docs/architecture.md).
+FOLDER_READERS: List[Callable[[str], Optional[SavedOptions]]] = []
+# What a Hugging Face hub id looks like ("bert-base-chinese", "google/bert_uncased"), as opposed to a file.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
+
+
+def missing_model(path: str) -> UserInputError:
+    """The error for a model path that does not exist; a hub id is told that a local folder is needed."""
+    if _HUB_ID.match(path) and not os.path.splitext(path)[1].startswith(_WEIGHT_SUFFIXES):
+        return UserInputError("no such file or folder; uer never downloads, so a Hugging Face hub id needs its "
+                              f"folder downloaded first (huggingface-cli download {path} --local-dir "
+                              f"{path.split('/')[-1]}) and that local folder given", path=path)
+    return UserInputError("model file not found", path=path)
+
+
+def saved_options(model_path: str) -> Optional[SavedOptions]:
+    """The sidecar ``<model>.config.json``, else a registered folder reader's options, else None."""
+    if os.path.exists(sidecar_path(model_path)):
+        return SavedOptions(read_json(sidecar_path(model_path)), sidecar_path(model_path))
+    for reader in FOLDER_READERS:
+        found = reader(model_path)
+        if found is not None:
+            return found
+    return None
+
+
+def check_fixed(args: argparse.Namespace, saved: SavedOptions) -> None:
+    """A typed flag (or --config_path value) against an option the saved weights depend on is an error."""
+    for key in sorted(saved.fixed):
+        if hasattr(args, key) and getattr(args, key) != saved.values[key]:
+            raise UserInputError(f"--{key} {getattr(args, key)} contradicts {saved.source}, whose model has "
+                                 f"{key} {saved.values[key]}: leave the flag (or --config_path) out, the folder "
+                                 f"says what its weights need")
 
 
 def check_value(action: argparse.Action, value: Any, source: str) -> Any:
@@ -150,18 +204,20 @@ def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None
     import sys
     typed = typed_dests(parser, argv if argv is not None else sys.argv[1:])
     known = set(vars(args))
-    sidecar_found = False
+    saved = None
     for attr in model_path_attrs:
         model_path = getattr(args, attr, None)
         if model_path and not os.path.exists(model_path):
-            raise UserInputError("model file not found", path=model_path)  # before its absent sidecar misleads
-        if model_path and os.path.exists(sidecar_path(model_path)):
-            apply_json(args, read_json(sidecar_path(model_path)), typed, sidecar_path(model_path), known, parser)
-            sidecar_found = True
+            raise missing_model(model_path)  # before its absent sidecar misleads
+        saved = saved_options(model_path) if model_path else None
+        if saved is not None:
+            apply_json(args, saved.values, typed, saved.source, known, parser)
             break
     config_path = getattr(args, "config_path", None)
-    if config_path and ("config_path" in typed or not sidecar_found):
+    if config_path and ("config_path" in typed or saved is None):
         resolved = resolve_path(config_path)
         if "config_path" in typed or os.path.exists(resolved):
             apply_json(args, read_json(resolved), typed, config_path, known, parser, strict=True)
+    if saved is not None:
+        check_fixed(args, saved)
     return args
