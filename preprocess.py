@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     paths.add_argument("--spm_model_path", default=None, help="SentencePiece model (its pieces are the vocabulary).")
     paths.add_argument("--tgt_vocab_path", default=None, help="seq2seq: target-side vocabulary.")
     paths.add_argument("--tgt_spm_model_path", default=None, help="seq2seq: target-side SentencePiece model.")
+    paths.add_argument("--merges_path", default=None, help="--tokenizer bpe: the merges.txt of the vocab.json.")
+    paths.add_argument("--tgt_merges_path", default=None, help="--tgt_tokenizer bpe: target-side merges.txt.")
 
     tokens = parser.add_argument_group("tokenization")
     tokens.add_argument("--tokenizer", choices=TOKENIZERS.names(), default="bert")

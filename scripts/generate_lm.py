@@ -17,7 +17,7 @@ from typing import List, Optional
 
 import torch
 
-from uer.generation import Sampling, detokenize, generate_lm, sampling_opts
+from uer.generation import Sampling, banned_ids, detokenize, generate_lm, sampling_opts
 from uer.model_tools import load_for_inference, set_option_default
 from uer.opts import infer_opts
 from uer.tokenizers import build_tokenizer
@@ -70,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(args.seed)
     result = generate_lm(model, tokenizer.convert_tokens_to_ids(prompt), args.seq_length, sampling,
-                         use_cache=not args.no_cache, generator=generator,
+                         use_cache=not args.no_cache, generator=generator, banned=banned_ids(tokenizer.vocab),
                          end_id=tokenizer.vocab.w2i[SEP_TOKEN] if prefix_lm else None)
     tokens = prompt[1:] + tokenizer.convert_ids_to_tokens(result.tokens[0])
     text = detokenize(tokens, args.tokenizer, tokenizer.vocab.sp_model is not None)

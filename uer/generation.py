@@ -13,13 +13,13 @@ source once and decode with the decoder's self-attention cache.
 import argparse
 import logging
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
 from uer.targets.lm_target import LmTarget
-from uer.utils.constants import PAD_ID
+from uer.utils.constants import PAD_ID, PAD_TOKEN
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -206,10 +206,22 @@ def generate_seq2seq(model: nn.Module, src: torch.Tensor, seg: torch.Tensor, sta
     return Generated(tokens, logits_per_step)
 
 
+def banned_ids(vocab: Any) -> List[int]:
+    """What a language model must never generate: padding, i.e. [PAD] (id 0 of our vocabularies,
+    RoBERTa's ``<pad>``); a GPT-2 vocabulary has none (its id 0 is ``!``)."""
+    pad = vocab.w2i.get(PAD_TOKEN)
+    return [] if pad is None else [pad]
+
+
 def detokenize(tokens: Sequence[str], tokenizer_name: str = "bert", sentencepiece: bool = False) -> str:
     """Join generated tokens into text: SentencePiece ``▁`` becomes a space, WordPiece ``##`` pieces
     glue to the previous token, ``space`` tokens are space-separated, ``char`` tokens concatenated;
-    otherwise a space separates two ASCII words only (CJK text stays unspaced, as the original wrote)."""
+    ``bpe`` tokens go back to their bytes; otherwise a space separates two ASCII words only (CJK text
+    stays unspaced, as the original wrote)."""
+    if tokenizer_name == "bpe":
+        from uer.tokenizers.bpe import bpe_detokenize
+
+        return bpe_detokenize(tokens)
     if sentencepiece:
         return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
     if tokenizer_name == "space":
