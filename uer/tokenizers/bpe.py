@@ -9,6 +9,7 @@ vocabulary written literally in the text (``<s>``, ``</s>``, ``<pad>``, ``<unk>`
 ``<|endoftext|>``) stay single tokens, as Hugging Face's added tokens do.
 """
 import functools
+import heapq
 import re
 import sys
 import unicodedata
@@ -94,29 +95,37 @@ class ByteLevelBPE:
         self._cache: Dict[str, Tuple[str, ...]] = {}
 
     def merge(self, piece: str) -> Tuple[str, ...]:
-        """The BPE tokens of one pre-token (already mapped to byte characters)."""
-        parts = list(piece)
+        """The BPE tokens of one pre-token (already mapped to byte characters): the best-ranked pair
+        merges first, equal ranks left to right, as Hugging Face's ``tokenizers`` does. A heap of
+        candidate pairs keeps long pieces (a Chinese sentence has no spaces) at O(n log n)."""
+        symbols: List[str] = list(piece)
+        n = len(symbols)
+        if n < 2:
+            return tuple(symbols)
         ranks = self.ranks
-        while len(parts) > 1:
-            best, best_rank = -1, None
-            for i in range(len(parts) - 1):
-                rank = ranks.get((parts[i], parts[i + 1]))
-                if rank is not None and (best_rank is None or rank < best_rank):
-                    best, best_rank = i, rank
-            if best_rank is None:
-                break
-            left, right = parts[best], parts[best + 1]
-            merged: List[str] = parts[:best]
-            i = best
-            while i < len(parts):  # every occurrence of the pair, left to right, without overlaps
-                if i + 1 < len(parts) and parts[i] == left and parts[i + 1] == right:
-                    merged.append(left + right)
-                    i += 2
-                else:
-                    merged.append(parts[i])
-                    i += 1
-            parts = merged
-        return tuple(parts)
+        following = list(range(1, n + 1))  # index of the next live symbol (n: none)
+        preceding = list(range(-1, n - 1))
+        heap = [(rank, i) for i in range(n - 1) if (rank := ranks.get((symbols[i], symbols[i + 1]))) is not None]
+        heapq.heapify(heap)
+        while heap:
+            rank, i = heapq.heappop(heap)
+            j = following[i]
+            # Skip stale candidates: a side already merged away or changed since the push.
+            if j >= n or not symbols[i] or ranks.get((symbols[i], symbols[j])) != rank:
+                continue
+            symbols[i] += symbols[j]
+            symbols[j] = ""
+            following[i] = following[j]
+            if following[i] < n:
+                preceding[following[i]] = i
+                rank = ranks.get((symbols[i], symbols[following[i]]))
+                if rank is not None:
+                    heapq.heappush(heap, (rank, i))
+            if preceding[i] >= 0:
+                rank = ranks.get((symbols[preceding[i]], symbols[i]))
+                if rank is not None:
+                    heapq.heappush(heap, (rank, preceding[i]))
+        return tuple(symbol for symbol in symbols if symbol)
 
     def _piece_tokens(self, word: str) -> Tuple[str, ...]:
         tokens = self._cache.get(word)
