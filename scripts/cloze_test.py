@@ -18,21 +18,17 @@ import logging
 import random
 from typing import List, Optional
 
-import torch
-
+from uer.finetune.cloze import MLM_HEAD, fill_blanks, tokenize_keeping_masks
 from uer.finetune.inputs import input_length
 from uer.generation import detokenize
 from uer.model_tools import load_for_inference
 from uer.opts import infer_opts
-from uer.tokenizers import Tokenizer, build_tokenizer
+from uer.tokenizers import build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
-from uer.utils.constants import CLS_TOKEN, MASK_TOKEN, PAD_ID, SEP_TOKEN
+from uer.utils.constants import MASK_TOKEN
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write, iter_lines
-
-MLM_HEAD = ("embedding.", "encoder.", "target.mlm_linear_1.", "target.layer_norm.", "target.mlm_linear_2.")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
@@ -40,17 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7, help="Chooses the masked positions.")
     return parser
-
-
-def tokenize_keeping_masks(tokenizer: Tokenizer, text: str) -> List[str]:
-    """Tokens of ``text`` with every typed ``[MASK]`` kept as one token, whatever the tokenizer:
-    the text between blanks is tokenized piece by piece (the char and space tokenizers and
-    SentencePiece would otherwise cut ``[MASK]`` into pieces)."""
-    pieces = text.split(MASK_TOKEN)
-    tokens = tokenizer.tokenize(pieces[0])
-    for piece in pieces[1:]:
-        tokens += [MASK_TOKEN] + tokenizer.tokenize(piece)
-    return tokens
 
 
 @cli_main
@@ -66,7 +51,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not hasattr(model.target, "mlm_logits"):
         raise UserInputError(f"the cloze test needs a masked language model (--target mlm, bert or albert), "
                              f"not --target {args.target}")
-    device = next(model.parameters()).device
     rng = random.Random(args.seed)
     examples = []  # (tokens, masked positions in tokens, whether the user typed the blanks)
     for line_no, text in iter_lines(args.test_path):
@@ -85,37 +69,23 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     blocks, hits_1, hits_n, scored, filled = [], 0, 0, 0, 0
     sp = vocab.sp_model is not None
-    with torch.inference_mode():
-        for start in range(0, len(examples), args.batch_size):
-            chunk = examples[start:start + args.batch_size]
-            width = max(len(tokens) for tokens, _, _ in chunk) + 2
-            src = torch.full((len(chunk), width), PAD_ID, dtype=torch.long)
-            seg = torch.zeros_like(src)
-            rows, positions = [], []
-            for row, (tokens, blanks, _) in enumerate(chunk):
-                masked = [CLS_TOKEN] + [MASK_TOKEN if i in blanks else t for i, t in enumerate(tokens)] + [SEP_TOKEN]
-                src[row, :len(masked)] = torch.tensor(tokenizer.convert_tokens_to_ids(masked))
-                seg[row, :len(masked)] = 1
-                rows += [row] * len(blanks)
-                positions += [i + 1 for i in blanks]
-            hidden = model.encode(src.to(device), seg.to(device))
-            picked = hidden[torch.tensor(rows, device=device), torch.tensor(positions, device=device)]
-            guesses = iter(model.target.mlm_logits(picked).topk(min(args.topn, len(vocab)), dim=-1).indices.tolist())
-            for tokens, blanks, typed in chunk:
-                predicted = [tokenizer.convert_ids_to_tokens(next(guesses)) for _ in blanks]
-                if typed:
-                    filled += len(blanks)
-                    answers = [f"Predicted answer{'' if len(blanks) == 1 else f' {k}'}: {' '.join(words)}\n"
-                               for k, words in enumerate(predicted, 1)]
-                    blocks.append(f"{detokenize(tokens, args.tokenizer, sp)}\n{''.join(answers)}\n")
-                    continue
-                position, words = blanks[0], predicted[0]
-                shown = tokens[:position] + [MASK_TOKEN] + tokens[position + 1:]
-                scored += 1
-                hits_1 += words[0] == tokens[position]
-                hits_n += tokens[position] in words
-                blocks.append(f"{detokenize(shown, args.tokenizer, sp)}\n"
-                              f"Predicted answer: {' '.join(words)}\nCorrect answer: {tokens[position]}\n\n")
+    guesses = fill_blanks(model, tokenizer, [(tokens, blanks) for tokens, blanks, _ in examples], args.batch_size,
+                          args.topn)
+    for (tokens, blanks, typed), found in zip(examples, guesses):
+        predicted = [tokenizer.convert_ids_to_tokens(ids) for ids, _ in found]
+        if typed:
+            filled += len(blanks)
+            answers = [f"Predicted answer{'' if len(blanks) == 1 else f' {k}'}: {' '.join(words)}\n"
+                       for k, words in enumerate(predicted, 1)]
+            blocks.append(f"{detokenize(tokens, args.tokenizer, sp)}\n{''.join(answers)}\n")
+            continue
+        position, words = blanks[0], predicted[0]
+        shown = tokens[:position] + [MASK_TOKEN] + tokens[position + 1:]
+        scored += 1
+        hits_1 += words[0] == tokens[position]
+        hits_n += tokens[position] in words
+        blocks.append(f"{detokenize(shown, args.tokenizer, sp)}\n"
+                      f"Predicted answer: {' '.join(words)}\nCorrect answer: {tokens[position]}\n\n")
     with atomic_write(args.prediction_path) as handle:
         handle.write("".join(blocks))
     summary = f"{len(examples)} sentences"

@@ -5,19 +5,17 @@ Optional BERT-whitening (Su et al., 2021) reduces the vectors to --whitening_siz
 """
 import logging
 
-import numpy as np
 import torch
 
-from uer.finetune.inputs import PairEncoder, TaskDataset, input_length
-from uer.model_builder import build_embedding_encoder
-from uer.model_loader import load_model, require_backbone
+from uer.finetune.features import sentence_vectors
+from uer.finetune.inputs import PairEncoder, input_length, pair_dataset
 from uer.model_saver import atomic_write
+from uer.model_tools import load_for_inference
 from uer.opts import infer_opts
 from uer.tokenizers import build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
 from uer.utils.errors import UserInputError, cli_main
-from uer.utils.pooling import pool
 from uer.utils.textfile import iter_lines
 
 
@@ -48,20 +46,9 @@ def main() -> None:
     tokenizer = build_tokenizer(args)
     encoder_input = PairEncoder(tokenizer, seq_length)
     lines = read_lines(args.test_path)
-    src, seg = zip(*(encoder_input(line) for line in lines))
-    dataset = TaskDataset({"src": list(src), "seg": list(seg)}, path=args.test_path)
-
-    embedding, encoder = build_embedding_encoder(args, len(tokenizer.vocab))
-    model = torch.nn.ModuleDict({"embedding": embedding, "encoder": encoder})
-    require_backbone(load_model(model, args.load_model_path), args.load_model_path)
-    model.eval()
-
-    vectors = torch.empty(len(lines), args.hidden_size)
-    with torch.inference_mode():
-        for indices in dataset.eval_batches(args.batch_size):
-            batch = dataset.collate(indices)
-            hidden = encoder(embedding(batch["src"], batch["seg"]), batch["seg"])
-            vectors[torch.from_numpy(np.asarray(indices))] = pool(hidden, batch["seg"], args.pooling).float()
+    dataset = pair_dataset(encoder_input, lines, path=args.test_path)
+    backbone = load_for_inference(args, len(tokenizer.vocab), args.load_model_path, backbone_only=True)
+    vectors = sentence_vectors(backbone, dataset, args.batch_size, args.pooling)
     if args.whitening_size:
         vectors = whiten(vectors, args.whitening_size)
     atomic_write(args.prediction_path, lambda temp: torch.save(vectors, temp))

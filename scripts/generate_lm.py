@@ -15,20 +15,16 @@ import argparse
 import logging
 from typing import List, Optional
 
-import torch
-
-from uer.generation import Sampling, banned_ids, detokenize, generate_lm, sampling_opts
+from uer.generation import LM_PARTS, Sampling, continue_prompt, lm_prompt, sampling_opts
 from uer.model_tools import load_for_inference, set_option_default
 from uer.opts import infer_opts
 from uer.tokenizers import build_tokenizer
 from uer.utils.cli import script_parser
 from uer.utils.config import parse_args
-from uer.utils.constants import CLS_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError, cli_main
 from uer.utils.textfile import atomic_write, iter_lines
 
 logger = logging.getLogger(__name__)
-LM_PARTS = ("embedding.", "encoder.", "target.output_layer.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,24 +55,17 @@ def main(argv: Optional[List[str]] = None) -> None:
                              f"{args.max_seq_length} (rows of its position table)")
     tokenizer = build_tokenizer(args)
     prompt_text = read_prompt(args.test_path)
-    prompt = [CLS_TOKEN] + tokenizer.tokenize(prompt_text)
     prefix_lm = args.mask == "causal_with_prefix"
-    if prefix_lm:
-        prompt.append(SEP_TOKEN)  # a prefix LM reads "[CLS] prefix [SEP]" and ends its target with [SEP]
+    prompt = lm_prompt(tokenizer, prompt_text, prefix_lm)
     if len(prompt) >= args.seq_length:
         raise UserInputError(f"the prompt is {len(prompt)} tokens long with [CLS]; --seq_length {args.seq_length} "
                              f"leaves no room to generate", path=args.test_path, line=1)
     model = load_for_inference(args, len(tokenizer.vocab), args.load_model_path, required=LM_PARTS)
-    device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(args.seed)
-    result = generate_lm(model, tokenizer.convert_tokens_to_ids(prompt), args.seq_length, sampling,
-                         use_cache=not args.no_cache, generator=generator, banned=banned_ids(tokenizer.vocab),
-                         end_id=tokenizer.vocab.w2i[SEP_TOKEN] if prefix_lm else None)
-    tokens = prompt[1:] + tokenizer.convert_ids_to_tokens(result.tokens[0])
-    text = detokenize(tokens, args.tokenizer, tokenizer.vocab.sp_model is not None)
+    text, generated = continue_prompt(model, tokenizer, prompt, args.seq_length, sampling, args.tokenizer,
+                                      use_cache=not args.no_cache, seed=args.seed, prefix_lm=prefix_lm)
     with atomic_write(args.prediction_path) as handle:
         handle.write(prompt_text + "\n" + text + "\n")
-    print(f"generated {len(result.tokens[0])} tokens; written to {args.prediction_path}")
+    print(f"generated {generated} tokens; written to {args.prediction_path}")
 
 
 if __name__ == "__main__":
