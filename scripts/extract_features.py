@@ -4,6 +4,7 @@ float tensor [N x hidden_size] (one row per line, in file order) with ``torch.sa
 Optional BERT-whitening (Su et al., 2021) reduces the vectors to --whitening_size dimensions.
 """
 import logging
+from typing import List, Optional
 
 import torch
 
@@ -36,11 +37,11 @@ def whiten(vectors: torch.Tensor, size: int) -> torch.Tensor:
 
 
 @cli_main
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = script_parser(__doc__)
     infer_opts(parser)
     parser.add_argument("--whitening_size", type=int, default=None, help="Whiten to this many dimensions.")
-    args = parse_args(parser)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     seq_length = input_length(args)
     tokenizer = build_tokenizer(args)

@@ -159,7 +159,13 @@ def infer_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--load_model_path", required=True)
     group.add_argument("--test_path", required=True)
     group.add_argument("--prediction_path", required=True)
-    group.add_argument("--config_path", default=DEFAULT_CONFIG)
+    saved_model_opts(parser)
+
+
+def saved_model_opts(parser: argparse.ArgumentParser) -> None:
+    """What rebuilds a saved model and feeds it: preset, architecture, tokenizer, batch and length
+    (the inference scripts and ``uer.load``)."""
+    parser.add_argument("--config_path", default=DEFAULT_CONFIG)
     model_opts(parser)
     tokenizer_opts(parser)
     parser.add_argument("--batch_size", type=int, default=64)
