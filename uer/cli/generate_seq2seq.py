@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     target = parser.add_argument_group("target side")
     target.add_argument("--tgt_vocab_path", default=None, help="Target vocabulary (default: the source one).")
     target.add_argument("--tgt_spm_model_path", default=None)
+    target.add_argument("--tgt_merges_path", default=None, help="--tgt_tokenizer bpe: the target merges.txt.")
     target.add_argument("--tgt_tokenizer", choices=TOKENIZERS.names(), default=None, help="Default: --tokenizer.")
     target.add_argument("--tgt_seq_length", type=int, default=128, help="Most tokens generated per source.")
     parser.add_argument("--batch_size", type=int, default=64)
