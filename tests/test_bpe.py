@@ -4,11 +4,14 @@ RoBERTa fine-tunes with it."""
 import json
 import os
 import random
+import subprocess
+import sys
 from argparse import Namespace
 
 import pytest
 import torch
 
+from tests.conftest import REPO
 from tests.finetune_fixtures import run_script
 from uer.tokenizers import build_tokenizer
 from uer.tokenizers.bpe import bpe_detokenize, load_bpe, read_merges
@@ -214,3 +217,10 @@ def test_preprocess_reads_bpe_like_roberta(bpe_files, tmp_path, capsys):
                                      "--merges_path", os.path.join(gpt2, "merges.txt"),
                                      "--dataset_path", tmp_path / "mlm.pt", "--target", "mlm"])
     assert stop.value.code == 2 and "lacks [MASK], needed for --target mlm" in capsys.readouterr().err
+
+
+def test_speed_benchmark_runs():
+    result = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "bpe_speed.py"), "--lines", "30",
+                             "--vocab_size", "400"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "texts whose ids differ: 0 of 90" in result.stdout
