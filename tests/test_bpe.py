@@ -171,13 +171,36 @@ def test_converted_gpt2_generates_what_transformers_generates(bpe_files, tmp_pat
     assert len(set(expected[len(ids):])) > 3  # the comparison is not a run of one token
 
 
-def test_converted_roberta_fine_tunes_with_run_classifier(bpe_files, tmp_path, caplog):
-    folder = bpe_files["roberta"]
+@pytest.fixture(scope="module")
+def roberta(bpe_files, tmp_path_factory):
+    """A random tiny RobertaForMaskedLM saved by transformers and converted by our script."""
     torch.manual_seed(0)
     hf = transformers.RobertaForMaskedLM(transformers.RobertaConfig(
         vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1))
-    model_path = convert_from_hf("roberta", hf.eval(), tmp_path)
+        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1)).eval()
+    return hf, convert_from_hf("roberta", hf, tmp_path_factory.mktemp("roberta"))
+
+
+def test_converted_roberta_fills_masks_like_the_transformers_pipeline(bpe_files, roberta):
+    import uer
+
+    hf, model_path = roberta
+    folder = bpe_files["roberta"]
+    model = uer.load(model_path, tokenizer="bpe", vocab_path=os.path.join(folder, "vocab.json"),
+                     merges_path=os.path.join(folder, "merges.txt"), device="cpu")
+    fill = transformers.pipeline("fill-mask", model=hf, tokenizer=transformers.RobertaTokenizer.from_pretrained(folder),
+                                 top_k=5)
+    for text in ("Hello <mask>! 这本书很<mask>看", "Café <mask>😀 and\nnew lines"):
+        ours = model.fill_mask(text, topn=5)
+        theirs = fill(text)
+        for blank, expected in zip(ours, theirs if isinstance(theirs[0], list) else [theirs]):
+            assert [model.tokenizer.vocab.w2i[token] for token, _ in blank] == [e["token"] for e in expected]
+            assert max(abs(p - e["score"]) for (_, p), e in zip(blank, expected)) < 1e-5
+
+
+def test_converted_roberta_fine_tunes_with_run_classifier(bpe_files, roberta, tmp_path, caplog):
+    folder = bpe_files["roberta"]
+    model_path = roberta[1]
     rng = random.Random(0)
     words = {0: ["awful", "boring", "糟糕", "😞"], 1: ["great", "lovely", "很好", "😀"]}
     for name, n in (("train", 160), ("dev", 40)):
