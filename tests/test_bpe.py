@@ -104,6 +104,19 @@ def test_special_token_roles(bpe_files):
     assert gpt2.get("never seen") == 0  # GPT-2's unknown token is <|endoftext|>
 
 
+def test_a_gpt2_vocabulary_with_a_merged_s_tag_keeps_gpt2_roles(tmp_path):
+    """GPT-2's merges may form an ordinary token "<s>" (HTML strike-through); only RoBERTa's three
+    tokens <s>, </s>, <pad> together make the RoBERTa roles."""
+    from uer.tokenizers.bpe import ByteLevelBPE
+
+    path = tmp_path / "vocab.json"
+    path.write_text(json.dumps({"<": 0, "s": 1, ">": 2, "<s": 3, "<s>": 4, "<|endoftext|>": 5}), encoding="utf-8")
+    vocab = Vocab.load(str(path))
+    assert vocab.aliases == {"[CLS]": "<|endoftext|>", "[SEP]": "<|endoftext|>", "[UNK]": "<|endoftext|>"}
+    bpe = ByteLevelBPE(vocab, {("<", "s"): 0, ("<s", ">"): 1})
+    assert bpe.tokenize("<s><|endoftext|>") == ["<", "s", ">", "<|endoftext|>"]  # "<s>" is no special token
+
+
 def test_cut_character_decodes_to_replacement_like_transformers(bpe_files):
     hf = transformers.GPT2Tokenizer.from_pretrained(bpe_files["gpt2"])
     bpe, vocab = ours(bpe_files["gpt2"])

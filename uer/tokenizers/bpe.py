@@ -4,9 +4,10 @@ and ``merges.txt``.
 Text is cut into pieces by GPT-2's pre-tokenization pattern, each piece's UTF-8 bytes are written as
 printable characters (``byte_to_unicode``: a space is ``Ġ``, a newline ``Ċ``), and the merges apply
 in rank order inside each piece. The ids equal ``transformers``' ``GPT2Tokenizer`` /
-``RobertaTokenizer`` on the same files (``add_prefix_space`` false). Special tokens of the
-vocabulary written literally in the text (``<s>``, ``</s>``, ``<pad>``, ``<unk>``, ``<mask>``,
-``<|endoftext|>``) stay single tokens, as Hugging Face's added tokens do.
+``RobertaTokenizer`` on the same files (``add_prefix_space`` false). The vocabulary's special
+tokens written literally in the text (RoBERTa's ``<s>``, ``</s>``, ``<pad>``, ``<unk>``, ``<mask>``;
+GPT-2's ``<|endoftext|>``: ``uer.tokenizers.vocab.bpe_roles``) stay single tokens, as Hugging
+Face's added tokens do.
 """
 import functools
 import heapq
@@ -15,7 +16,7 @@ import sys
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from uer.tokenizers.vocab import BPE_SPECIAL_TOKENS, Vocab
+from uer.tokenizers.vocab import Vocab
 from uer.utils.errors import UserInputError
 from uer.utils.textfile import iter_lines
 
@@ -90,7 +91,7 @@ class ByteLevelBPE:
         self.ranks = ranks
         self.byte_encoder = byte_to_unicode()
         self.pattern = _pretokenizer()
-        specials = sorted((t for t in BPE_SPECIAL_TOKENS if t in vocab.w2i), key=len, reverse=True)
+        specials = sorted(set(vocab.aliases.values()), key=len, reverse=True)
         self.special_pattern = re.compile("|".join(map(re.escape, specials))) if specials else None
         self._cache: Dict[str, Tuple[str, ...]] = {}
 

@@ -11,12 +11,23 @@ from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
-# The special tokens of GPT-2 / RoBERTa vocabularies (vocab.json), and the roles ours play there:
-# the code looks special tokens up by our names, so a vocab.json answers them with its own tokens
-# (RoBERTa's <s> a </s>; GPT-2 has only <|endoftext|>, which opens and separates texts).
-BPE_SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>", "<|endoftext|>")
-BPE_ROLES = {CLS_TOKEN: ("<s>", "<|endoftext|>"), SEP_TOKEN: ("</s>", "<|endoftext|>"),
-             PAD_TOKEN: ("<pad>",), UNK_TOKEN: ("<unk>", "<|endoftext|>"), MASK_TOKEN: ("<mask>",)}
+# The roles our special tokens play in GPT-2 / RoBERTa vocabularies (vocab.json): the code looks
+# special tokens up by our names, so a vocab.json answers them with its own. RoBERTa reads
+# "<s> a </s>"; GPT-2 has only <|endoftext|>, which opens and separates texts and stands for unknowns.
+ROBERTA_ROLES = {CLS_TOKEN: "<s>", SEP_TOKEN: "</s>", PAD_TOKEN: "<pad>", UNK_TOKEN: "<unk>", MASK_TOKEN: "<mask>"}
+GPT2_ROLES = {CLS_TOKEN: "<|endoftext|>", SEP_TOKEN: "<|endoftext|>", UNK_TOKEN: "<|endoftext|>"}
+
+
+def bpe_roles(tokens: Dict[str, int]) -> Dict[str, str]:
+    """RoBERTa's roles when its <s>, </s> and <pad> are there (GPT-2's merges could form one of them,
+    never all three), else GPT-2's when <|endoftext|> is; only tokens the vocabulary has."""
+    if all(token in tokens for token in ("<s>", "</s>", "<pad>")):
+        roles = ROBERTA_ROLES
+    elif "<|endoftext|>" in tokens:
+        roles = GPT2_ROLES
+    else:
+        return {}
+    return {ours: theirs for ours, theirs in roles.items() if theirs in tokens and ours not in tokens}
 
 
 class Vocab:
@@ -82,7 +93,7 @@ class Vocab:
     @classmethod
     def from_json(cls, path: str) -> "Vocab":
         """A ``vocab.json`` (GPT-2 / RoBERTa: ``{token: id}``, ids 0..n-1). Our special tokens name
-        the vocabulary's own (``BPE_ROLES``): ``[CLS]`` is ``<s>`` (or ``<|endoftext|>``), ...;
+        the vocabulary's own (``bpe_roles``): ``[CLS]`` is ``<s>`` (or ``<|endoftext|>``), ...;
         padding positions still hold id 0, which no model reads (``seg`` 0 masks them)."""
         if not os.path.isfile(path):
             raise UserInputError("vocabulary file not found", path=path)
@@ -104,13 +115,11 @@ class Vocab:
         tokens = [""] * len(mapping)
         for token, index in mapping.items():
             tokens[index] = token
-        unk = next((t for t in BPE_ROLES[UNK_TOKEN] if t in mapping), UNK_TOKEN)
-        vocab = cls(tokens, path=path, unk_token=unk)
-        for ours, theirs in BPE_ROLES.items():
-            found = next((t for t in theirs if t in mapping), None)
-            if ours not in mapping and found is not None:
-                vocab.aliases[ours] = found
-                vocab.w2i[ours] = mapping[found]
+        roles = bpe_roles(mapping)
+        vocab = cls(tokens, path=path, unk_token=roles.get(UNK_TOKEN, UNK_TOKEN))
+        vocab.aliases = roles
+        for ours, theirs in roles.items():
+            vocab.w2i[ours] = mapping[theirs]
         logger.info("loaded vocab.json %s: %d tokens", path, len(vocab))
         return vocab
 
