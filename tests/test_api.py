@@ -147,6 +147,12 @@ def test_uer_py_checkpoint_with_config_and_vocab(pretrained, tmp_path):
     assert torch.equal(ours, theirs)
     with pytest.raises(UserInputError, match="model file not found"):
         uer.load(str(tmp_path / "missing.bin"), vocab_path=vocab)
+    with pytest.raises(UserInputError, match="uer.load: unrecognized arguments: no_such_option 3"):
+        uer.load(str(root / "mlm.bin"), vocab_path=vocab, no_such_option=3)
+    with pytest.raises(UserInputError, match="argument pooling: invalid choice"):
+        uer.load(str(root / "mlm.bin"), vocab_path=vocab, pooling="median")
+    cased = uer.load(str(root / "mlm.bin"), vocab_path=vocab, do_lower_case=False, bf16=False, device="cpu")
+    assert cased.args.do_lower_case is False and cased.args.bf16 is False
     with pytest.raises(UserInputError, match="give a list of texts"):
         uer.load(str(root / "mlm.bin"), vocab_path=vocab, device="cpu").encode("今天")
 

@@ -46,24 +46,34 @@ Guess = Tuple[str, float]
 
 
 def api_parser() -> argparse.ArgumentParser:
-    """The options ``load`` accepts: those of the inference scripts, without their file paths."""
+    """The options ``load`` accepts: those of the inference scripts, without their file paths; a bad
+    one raises UserInputError (a library does not exit)."""
     parser = script_parser(__doc__)
     parser.add_argument("--load_model_path", required=True)
     saved_model_opts(parser)
     tagging_opts(parser, label2id_required=False)
     precision_opts(parser)
+
+    def error(message: str) -> None:
+        raise UserInputError(f"uer.load: {message.replace('--', '')} (options are the scripts' flags without '--')")
+
+    parser.error = error  # type: ignore[method-assign]
     return parser
 
 
-def option_argv(options: Dict[str, Any]) -> List[str]:
-    """Keyword options as the flags a user would type (``True`` -> a bare flag, ``None``/``False`` -> none)."""
+def option_argv(parser: argparse.ArgumentParser, options: Dict[str, Any]) -> List[str]:
+    """Keyword options as the flags a user would type: ``True``/``False`` of an on/off flag give the
+    flag or nothing; ``None`` gives nothing; lists give several values."""
+    switches = {action.dest for action in parser._actions if action.nargs == 0}
     argv: List[str] = []
     for key, value in options.items():
-        if value is None or value is False:
+        if value is None or (key in switches and value is False):
             continue
         argv.append("--" + key)
-        if value is not True:
-            argv.extend(str(v) for v in value) if isinstance(value, (list, tuple)) else argv.append(str(value))
+        if isinstance(value, (list, tuple)):
+            argv.extend(str(v) for v in value)
+        elif key not in switches:
+            argv.append(str(value))
     return argv
 
 
@@ -73,11 +83,10 @@ def load(path: str, config: Optional[str] = None, vocab_path: Optional[str] = No
     ``config=`` a JSON preset and ``vocab_path=``). ``device``: ``"cpu"``, ``"cuda"``... (default:
     a GPU when there is one). Other options as the scripts' flags: ``merges_path=``,
     ``spm_model_path=``, ``tokenizer=``, ``seq_length=``, ``batch_size=``, ``pooling=``, ``bf16=True``."""
-    argv = ["--load_model_path", path] + option_argv({"config_path": config, "vocab_path": vocab_path, **options})
-    try:
-        args = parse_args(api_parser(), argv)
-    except SystemExit:  # argparse already said what is wrong on stderr
-        raise UserInputError(f"bad options for uer.load: {' '.join(argv[2:])}") from None
+    parser = api_parser()
+    argv = ["--load_model_path", path] + option_argv(
+        parser, {"config_path": config, "vocab_path": vocab_path, **options})
+    args = parse_args(parser, argv)
     return Predictor(args, build_tokenizer(args), torch.device(device) if device else pick_device())
 
 
