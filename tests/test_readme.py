@@ -266,7 +266,8 @@ def test_dataset_examples_are_read_by_the_readers(tmp_path):
     assert len(read_classification(str(paths["classification"]), encoder).lengths) == 2
     label2id = read_label2id(str(paths["label2id"]))
     assert len(read_tagging(str(paths["ner"]), tokenizer, label2id, args.seq_length).lengths) == 1
-    dbqa = runpy.run_path(os.path.join(REPO, "run_dbqa.py"), run_name="run_dbqa")["read_dbqa"]
+    from uer.cli.run_dbqa import read_dbqa as dbqa
+
     assert dbqa(str(paths["dbqa"]), encoder).meta["groups"] == [[0, 1]]
     answers = [example.answers for example in read_mrc(str(paths["cmrc"]))]
     assert answers and answers[0]
