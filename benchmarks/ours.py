@@ -2,8 +2,8 @@
 
     python benchmarks/ours.py infer -- <inference/run_classifier_infer.py arguments>
 
-``infer`` loads ``inference/run_classifier_infer.py`` as a module, wraps its ``predict`` with a
-timer and runs its ``main`` unchanged: the caller's wall time is the whole process, and the
+``infer`` imports the program behind ``inference/run_classifier_infer.py`` (``uer.cli``), wraps
+its ``predict`` with a timer and runs its ``main`` unchanged: the caller's wall time is the whole process, and the
 ``BENCH_RESULT`` line adds the prediction loop alone. Pre-training's steady-state loop is
 ``benchmarks/pretrain_bench.py`` (the trainer's own benchmark); fine-tuning reports its own
 examples/s per epoch in the log of run_classifier.py.
@@ -17,25 +17,17 @@ if __name__ == "__main__":  # measure what users get: the scripts run under mima
 
     use_mimalloc(__file__)
 
-import importlib.util
+import importlib
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, emit, self_peak_rss_mb  # noqa: E402
-
-
-def load_script(relative_path: str):
-    name = "bench_" + relative_path.replace("/", "_").replace(".py", "")
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from common import emit, self_peak_rss_mb  # noqa: E402
 
 
 def infer(argv: list) -> None:
     from uer.training.allocator import active_allocator
 
-    script = load_script("inference/run_classifier_infer.py")
+    script = importlib.import_module("uer.cli.run_classifier_infer")  # the program behind the script
     timed = {}
     original = script.predict
 

@@ -1,14 +1,9 @@
-"""Convert Hugging Face BERT checkpoints: Hugging Face -> UER (prints a key report; --check compares outputs)."""
-from uer.conversion.cli import conversion_parser, run_hf_to_uer
-from uer.conversion.tables import BERT
-from uer.utils.errors import cli_main
+"""Convert Hugging Face BERT checkpoints: Hugging Face -> UER (prints a key report; --check compares outputs).
 
-
-@cli_main
-def main() -> None:
-    parser = conversion_parser(__doc__, "hf2uer", targets=["bert", "mlm"])
-    run_hf_to_uer(BERT, parser.parse_args())
-
+The program is ``uer/cli/convert_bert_from_huggingface_to_uer.py``;
+``pip install`` makes it the ``uer-convert-bert-from-huggingface-to-uer`` command.
+"""
+from uer.cli.convert_bert_from_huggingface_to_uer import main  # noqa: E402,F401 (main, and what tests build from)
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,9 @@
-"""Convert UER BERT checkpoints: UER -> Hugging Face (prints a key report; --check compares outputs)."""
-from uer.conversion.cli import conversion_parser, run_uer_to_hf
-from uer.conversion.tables import BERT
-from uer.utils.errors import cli_main
+"""Convert UER BERT checkpoints: UER -> Hugging Face (prints a key report; --check compares outputs).
 
-
-@cli_main
-def main() -> None:
-    parser = conversion_parser(__doc__, "uer2hf", targets=["bert", "mlm"])
-    run_uer_to_hf(BERT, parser.parse_args())
-
+The program is ``uer/cli/convert_bert_from_uer_to_huggingface.py``;
+``pip install`` makes it the ``uer-convert-bert-from-uer-to-huggingface`` command.
+"""
+from uer.cli.convert_bert_from_uer_to_huggingface import main  # noqa: E402,F401 (main, and what tests build from)
 
 if __name__ == "__main__":
     main()

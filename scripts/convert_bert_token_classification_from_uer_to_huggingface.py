@@ -1,25 +1,9 @@
-r"""Convert BERT token classifiers: UER -> Hugging Face (BertForTokenClassification <-> run_ner.py's head).
+"""Convert BERT token classifiers: UER -> Hugging Face (BertForTokenClassification <-> run_ner.py's head).
 
-Prints a key report (mapped, absent, dropped) and, with --check (default when transformers and the
-config are there), the max abs difference of both models' outputs on the same input.
-
-    python scripts/convert_bert_token_classification_from_uer_to_huggingface.py \
-        --input_model_path models/uer_model.bin --output_model_path hf_model_folder
-
-classifier [tags x H] = UER output_layer [tags + 1 x H]: UER keeps one unused last row (UER-py's
-[PAD] label). The label map travels between config.json (id2label) and the sidecar (label2id).
+The program is ``uer/cli/convert_bert_token_classification_from_uer_to_huggingface.py``;
+``pip install`` makes it the ``uer-convert-bert-token-classification-from-uer-to-huggingface`` command.
 """
-from uer.conversion.cli import conversion_parser, run_uer_to_hf
-from uer.conversion.specs import SPECS
-from uer.utils.errors import cli_main
-
-
-@cli_main
-def main() -> None:
-    spec = SPECS["bert_token_classification"]
-    parser = conversion_parser(__doc__, "uer2hf")
-    run_uer_to_hf(spec, parser.parse_args())
-
+from uer.cli.convert_bert_token_classification_from_uer_to_huggingface import main  # noqa: E402,F401 (main, and what tests build from)
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,9 @@
-"""Convert UER GPT-2 checkpoints: UER -> Hugging Face (prints a key report; --check compares outputs)."""
-from uer.conversion.cli import conversion_parser, run_uer_to_hf
-from uer.conversion.tables import GPT2
-from uer.utils.errors import cli_main
+"""Convert UER GPT-2 checkpoints: UER -> Hugging Face (prints a key report; --check compares outputs).
 
-
-@cli_main
-def main() -> None:
-    parser = conversion_parser(__doc__, "uer2hf")
-    run_uer_to_hf(GPT2, parser.parse_args())
-
+The program is ``uer/cli/convert_gpt2_from_uer_to_huggingface.py``;
+``pip install`` makes it the ``uer-convert-gpt2-from-uer-to-huggingface`` command.
+"""
+from uer.cli.convert_gpt2_from_uer_to_huggingface import main  # noqa: E402,F401 (main, and what tests build from)
 
 if __name__ == "__main__":
     main()

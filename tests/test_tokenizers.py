@@ -169,7 +169,7 @@ def test_space_tokenizer(tmp_path):
 
 
 def test_registry_and_build_tokenizer(tmp_path):
-    assert TOKENIZERS.names() == ["bert", "char", "space"]
+    assert TOKENIZERS.names() == ["bert", "bpe", "char", "space"]
     path = write_vocab(tmp_path / "vocab.txt", SPECIAL_TOKENS + ["hello", "##s"])
     tok = build_tokenizer(argparse.Namespace(tokenizer="bert", vocab_path=path))  # no spm/do_lower_case attrs
     assert isinstance(tok, BertTokenizer) and tok.tokenize("HELLOS") == ["hello", "##s"]
@@ -180,7 +180,7 @@ def test_registry_and_build_tokenizer(tmp_path):
     target = build_tokenizer(argparse.Namespace(tgt_tokenizer="space", tgt_vocab_path=path), prefix="tgt_")
     assert target.tokenize("hello x") == ["hello", "x"]
     with pytest.raises(UserInputError, match="unknown --tokenizer"):
-        build_tokenizer(argparse.Namespace(tokenizer="bpe", vocab_path=path))
+        build_tokenizer(argparse.Namespace(tokenizer="wordpiece", vocab_path=path))
 
 
 @pytest.mark.parametrize("name", ["bert", "char", "space"])

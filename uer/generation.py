@@ -13,13 +13,13 @@ source once and decode with the decoder's self-attention cache.
 import argparse
 import logging
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from uer.targets.lm_target import LmTarget
-from uer.utils.constants import PAD_ID
+from uer.utils.constants import CLS_TOKEN, PAD_ID, PAD_TOKEN, SEP_TOKEN
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -206,10 +206,46 @@ def generate_seq2seq(model: nn.Module, src: torch.Tensor, seg: torch.Tensor, sta
     return Generated(tokens, logits_per_step)
 
 
+# The tensors a language model generates with.
+LM_PARTS = ("embedding.", "encoder.", "target.output_layer.")
+
+
+def lm_prompt(tokenizer: Any, text: str, prefix_lm: bool = False) -> List[str]:
+    """``[CLS] tokens`` (GPT-2's vocab.json: ``<|endoftext|> tokens``); a prefix LM reads
+    ``[CLS] prefix [SEP]`` and ends its target with ``[SEP]``."""
+    return [CLS_TOKEN] + tokenizer.tokenize(text) + ([SEP_TOKEN] if prefix_lm else [])
+
+
+def continue_prompt(model: nn.Module, tokenizer: Any, prompt: List[str], seq_length: int, sampling: Sampling,
+                    tokenizer_name: str, use_cache: bool = True, seed: int = 7,
+                    prefix_lm: bool = False) -> Tuple[str, int]:
+    """The prompt (without its ``[CLS]``) and its continuation as text, and the number of tokens
+    generated; behind scripts/generate_lm.py and ``uer.load(...).generate``."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    result = generate_lm(model, tokenizer.convert_tokens_to_ids(prompt), seq_length, sampling, use_cache=use_cache,
+                         generator=generator, banned=banned_ids(tokenizer.vocab),
+                         end_id=tokenizer.vocab.w2i[SEP_TOKEN] if prefix_lm else None)
+    tokens = prompt[1:] + tokenizer.convert_ids_to_tokens(result.tokens[0])
+    return detokenize(tokens, tokenizer_name, tokenizer.vocab.sp_model is not None), len(result.tokens[0])
+
+
+def banned_ids(vocab: Any) -> List[int]:
+    """What a language model must never generate: padding, i.e. [PAD] (id 0 of our vocabularies,
+    RoBERTa's ``<pad>``); a GPT-2 vocabulary has none (its id 0 is ``!``)."""
+    pad = vocab.w2i.get(PAD_TOKEN)
+    return [] if pad is None else [pad]
+
+
 def detokenize(tokens: Sequence[str], tokenizer_name: str = "bert", sentencepiece: bool = False) -> str:
     """Join generated tokens into text: SentencePiece ``▁`` becomes a space, WordPiece ``##`` pieces
     glue to the previous token, ``space`` tokens are space-separated, ``char`` tokens concatenated;
-    otherwise a space separates two ASCII words only (CJK text stays unspaced, as the original wrote)."""
+    ``bpe`` tokens go back to their bytes; otherwise a space separates two ASCII words only (CJK text
+    stays unspaced, as the original wrote)."""
+    if tokenizer_name == "bpe":
+        from uer.tokenizers.bpe import bpe_detokenize
+
+        return bpe_detokenize(tokens)
     if sentencepiece:
         return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
     if tokenizer_name == "space":

@@ -73,8 +73,10 @@ def tokenizer_opts(parser: argparse.ArgumentParser) -> None:
     from uer.tokenizers import TOKENIZERS
 
     group = parser.add_argument_group("vocabulary and tokenizer")
-    group.add_argument("--vocab_path", default=None, help="Vocabulary file, one token per line.")
+    group.add_argument("--vocab_path", default=None,
+                       help="Vocabulary file, one token per line (--tokenizer bpe: a vocab.json).")
     group.add_argument("--spm_model_path", default=None, help="SentencePiece model (replaces --vocab_path).")
+    group.add_argument("--merges_path", default=None, help="--tokenizer bpe: the merges.txt of the vocab.json.")
     group.add_argument("--tokenizer", choices=TOKENIZERS.names(), default="bert")
     group.add_argument("--do_lower_case", type=_str2bool, default=True,
                        help="bert tokenizer: lowercase and strip accents (default true; false keeps case).")
@@ -157,7 +159,13 @@ def infer_opts(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--load_model_path", required=True)
     group.add_argument("--test_path", required=True)
     group.add_argument("--prediction_path", required=True)
-    group.add_argument("--config_path", default=DEFAULT_CONFIG)
+    saved_model_opts(parser)
+
+
+def saved_model_opts(parser: argparse.ArgumentParser) -> None:
+    """What rebuilds a saved model and feeds it: preset, architecture, tokenizer, batch and length
+    (the inference scripts and ``uer.load``)."""
+    parser.add_argument("--config_path", default=DEFAULT_CONFIG)
     model_opts(parser)
     tokenizer_opts(parser)
     parser.add_argument("--batch_size", type=int, default=64)

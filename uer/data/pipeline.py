@@ -47,6 +47,7 @@ def build_processor(args: Any) -> DataProcessor:
 def masking_config(processor: DataProcessor) -> MaskingConfig:
     """Masking settings from the processor's options; ids from its vocabulary."""
     vocab, settings = processor.tokenizer.vocab, processor.settings
+    vocab.require([MASK_TOKEN], f"--target {processor.name} (masked tokens)")  # GPT-2's vocab.json has none
     special = (PAD_ID, vocab.get(CLS_TOKEN), vocab.get(SEP_TOKEN), vocab.get(MASK_TOKEN))
     return MaskingConfig(len(vocab), vocab.get(MASK_TOKEN), special, settings.span_masking,
                          settings.span_geo_prob, settings.span_max_length, settings.whole_word_masking)

@@ -74,6 +74,15 @@ class PairEncoder:
         return np.asarray(ids, dtype=np.int32), seg
 
 
+def pair_dataset(encoder: PairEncoder, texts: Sequence[str], pairs: Optional[Sequence[str]] = None,
+                 path: Optional[str] = None) -> "TaskDataset":
+    """``src``/``seg`` of ``[CLS] text [SEP] (pair [SEP])`` for each text (prediction inputs)."""
+    if pairs is not None and len(pairs) != len(texts):
+        raise UserInputError(f"{len(texts)} texts but {len(pairs)} second texts: give one per text")
+    encoded = [encoder(text, None if pairs is None else pairs[i]) for i, text in enumerate(texts)]
+    return TaskDataset({"src": [ids for ids, _ in encoded], "seg": [seg for _, seg in encoded]}, path=path)
+
+
 def _column(values: Sequence[Any]) -> np.ndarray:
     """Fixed-size values as one array: integers int64 (class ids), floats float32 (teacher logits)."""
     array = np.asarray(values)

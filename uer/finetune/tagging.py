@@ -7,7 +7,7 @@ vocabulary as they are (no sub-word splitting, no ``[CLS]``/``[SEP]``), as UER-p
 """
 import logging
 from argparse import Namespace
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch.nn as nn
@@ -27,8 +27,7 @@ def read_tagging(path: str, tokenizer, label2id: Dict[str, int], seq_length: int
     """``src``, ``seg`` (all 1) and ``tgt`` (tag ids), cut to ``seq_length`` tokens; ``meta`` keeps the
     full token counts and, with labels, the gold tag strings (evaluation scores the whole sentence)."""
     columns, rows = read_tsv(path, ["text_a"] + (["label"] if with_labels else []))
-    src, seg, tgt, gold, full_lengths = [], [], [], [], []
-    convert = tokenizer.convert_tokens_to_ids
+    sentences, gold = [], []
     for row in rows:
         tokens = row["text_a"].strip().split(" ")
         if with_labels:
@@ -39,24 +38,36 @@ def read_tagging(path: str, tokenizer, label2id: Dict[str, int], seq_length: int
             unknown = [t for t in tags if t not in label2id]
             if unknown:
                 raise row.error(f"tag {unknown[0]!r} is not in the label map ({', '.join(label2id)})")
-            tgt.append(np.asarray([label2id[t] for t in tags[:seq_length]], dtype=np.int64))
             gold.append(tags)
-        ids = convert(tokens[:seq_length])
+        sentences.append(tokens)
+    if not sentences:
+        raise UserInputError("no examples: the file has a header but no data lines", path=path)
+    return tagging_dataset(sentences, tokenizer, seq_length, gold if with_labels else None, label2id, path)
+
+
+def tagging_dataset(sentences: Sequence[Sequence[str]], tokenizer, seq_length: int,
+                    gold: Optional[List[List[str]]] = None, label2id: Optional[Dict[str, int]] = None,
+                    path: Optional[str] = None) -> TaskDataset:
+    """The tagger's inputs for token lists (``gold`` tags add ``tgt``), cut to ``seq_length`` tokens."""
+    src, seg, tgt = [], [], []
+    convert = tokenizer.convert_tokens_to_ids
+    for k, tokens in enumerate(sentences):
+        ids = convert(list(tokens[:seq_length]))
         src.append(np.asarray(ids, dtype=np.int32))
         seg.append(np.ones(len(ids), dtype=np.int8))
-        full_lengths.append(len(tokens))
-    if not src:
-        raise UserInputError("no examples: the file has a header but no data lines", path=path)
+        if gold is not None:
+            tgt.append(np.asarray([label2id[t] for t in gold[k][:seq_length]], dtype=np.int64))
     sequences = {"src": src, "seg": seg}
-    if with_labels:
+    if gold is not None:
         sequences["tgt"] = tgt
     dataset = TaskDataset(sequences, path=path)
     dataset.loss_tokens = "seg"  # the tagger's loss is a mean over real tokens
-    dataset.meta.update(full_lengths=full_lengths, gold=gold)
+    full_lengths = [len(tokens) for tokens in sentences]
+    dataset.meta.update(full_lengths=full_lengths, gold=gold or [])
     truncated = sum(1 for n in full_lengths if n > seq_length)
     if truncated:
         logger.warning("%s: %d of %d sentences are longer than --seq_length %d; their remaining tokens are "
-                       "tagged O", path, truncated, len(src), seq_length)
+                       "tagged O", path or "input", truncated, len(src), seq_length)
     return dataset
 
 

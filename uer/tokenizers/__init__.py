@@ -6,11 +6,13 @@
 - ``char``: every character of the stripped text, interior spaces included (they map to the
   vocabulary's ``" "`` token, i.e. a blank line of the vocabulary file, else to ``[UNK]``).
 - ``space``: ``text.strip().split(" ")``; consecutive spaces give empty tokens, which map to ``[UNK]``.
+- ``bpe``: byte-level BPE (GPT-2, RoBERTa) from ``--vocab_path vocab.json --merges_path merges.txt``,
+  id for id what ``transformers.GPT2Tokenizer`` / ``RobertaTokenizer`` produce (:mod:`uer.tokenizers.bpe`).
 
 ``char`` and ``space`` never lower-case. No tokenizer adds ``[CLS]``/``[SEP]``: callers do.
 
 The package is the tokenizer stack, above ``uer.utils`` and below everything that reads text:
-``vocab`` (token <-> id), ``basic``/``wordpiece``/``spm`` (the pieces the tokenizers here are
+``vocab`` (token <-> id), ``basic``/``wordpiece``/``spm``/``bpe`` (the pieces the tokenizers here are
 made of), ``vocab_builder`` (corpus -> vocabulary file) and ``vocab_adapter`` (a checkpoint moved
 to a new vocabulary). It imports only ``uer.utils`` and ``uer.registry`` (``vocab_adapter`` needs
 nothing of the model either: it works on a plain state dict).
@@ -20,6 +22,7 @@ from typing import Any, List, Sequence
 
 from uer.registry import Registry
 from uer.tokenizers.basic import BasicTokenizer
+from uer.tokenizers.bpe import bpe_detokenize, load_bpe
 from uer.tokenizers.spm import encode_pieces
 from uer.tokenizers.vocab import Vocab, load_vocab_from_args
 from uer.tokenizers.wordpiece import WordPiece
@@ -126,6 +129,29 @@ class SpaceTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> List[str]:
         return text.strip().split(" ")
+
+
+@TOKENIZERS.register("bpe")
+class BpeTokenizer(Tokenizer):
+    """Byte-level BPE (GPT-2, RoBERTa): ``--vocab_path vocab.json --merges_path merges.txt``. Case and
+    spaces are kept (a space belongs to the next word: ``Ġworld``); ``detokenize`` restores the text."""
+
+    name = "bpe"
+
+    def __init__(self, vocab: Vocab, merges_path: str, option: str = "--merges_path"):
+        super().__init__(vocab, do_lower_case=False)
+        self.bpe = load_bpe(vocab, merges_path, option)
+
+    @classmethod
+    def from_args(cls, args: Any, prefix: str = "") -> "BpeTokenizer":
+        return cls(load_vocab_from_args(args, prefix), getattr(args, prefix + "merges_path", None),
+                   f"--{prefix}merges_path")
+
+    def tokenize(self, text: str) -> List[str]:
+        return self.bpe.tokenize(text)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return bpe_detokenize(tokens)
 
 
 def build_tokenizer(args: Any, prefix: str = "") -> Tokenizer:

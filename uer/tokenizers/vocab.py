@@ -1,13 +1,33 @@
-"""Vocabulary: token <-> id, loaded from a one-token-per-line file or a SentencePiece model."""
+"""Vocabulary: token <-> id, loaded from a one-token-per-line file, a ``vocab.json`` (byte-level BPE)
+or a SentencePiece model."""
+import json
 import logging
 import os
 import tempfile
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from uer.utils.constants import PAD_ID, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
+from uer.utils.constants import CLS_TOKEN, MASK_TOKEN, PAD_ID, PAD_TOKEN, SEP_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
+
+# The roles our special tokens play in GPT-2 / RoBERTa vocabularies (vocab.json): the code looks
+# special tokens up by our names, so a vocab.json answers them with its own. RoBERTa reads
+# "<s> a </s>"; GPT-2 has only <|endoftext|>, which opens and separates texts and stands for unknowns.
+ROBERTA_ROLES = {CLS_TOKEN: "<s>", SEP_TOKEN: "</s>", PAD_TOKEN: "<pad>", UNK_TOKEN: "<unk>", MASK_TOKEN: "<mask>"}
+GPT2_ROLES = {CLS_TOKEN: "<|endoftext|>", SEP_TOKEN: "<|endoftext|>", UNK_TOKEN: "<|endoftext|>"}
+
+
+def bpe_roles(tokens: Dict[str, int]) -> Dict[str, str]:
+    """RoBERTa's roles when its <s>, </s> and <pad> are there (GPT-2's merges could form one of them,
+    never all three), else GPT-2's when <|endoftext|> is; only tokens the vocabulary has."""
+    if all(token in tokens for token in ("<s>", "</s>", "<pad>")):
+        roles = ROBERTA_ROLES
+    elif "<|endoftext|>" in tokens:
+        roles = GPT2_ROLES
+    else:
+        return {}
+    return {ours: theirs for ours, theirs in roles.items() if theirs in tokens and ours not in tokens}
 
 
 class Vocab:
@@ -31,6 +51,8 @@ class Vocab:
         self.unk_token = unk_token
         # SentencePiece processor when the pieces come from --spm_model_path (used by tokenizers).
         self.sp_model = sp_model
+        # Our special token -> the vocabulary's own (vocab.json); w2i answers both names.
+        self.aliases: Dict[str, str] = {}
 
     @classmethod
     def from_tokens(cls, tokens: Iterable[str]) -> "Vocab":
@@ -38,7 +60,10 @@ class Vocab:
 
     @classmethod
     def load(cls, path: str) -> "Vocab":
-        """Read a vocabulary file; UTF-8 errors are reported with the file and line number."""
+        """Read a vocabulary file (``*.json``: a byte-level BPE ``vocab.json``); UTF-8 errors are
+        reported with the file and line number."""
+        if path.endswith(".json"):
+            return cls.from_json(path)
         if not os.path.isfile(path):
             raise UserInputError("vocabulary file not found", path=path)
         try:
@@ -63,6 +88,39 @@ class Vocab:
             raise UserInputError("the vocabulary file is empty", path=path)
         vocab = cls(tokens, path=path)
         logger.info("loaded vocabulary %s: %d tokens", path, len(vocab))
+        return vocab
+
+    @classmethod
+    def from_json(cls, path: str) -> "Vocab":
+        """A ``vocab.json`` (GPT-2 / RoBERTa: ``{token: id}``, ids 0..n-1). Our special tokens name
+        the vocabulary's own (``bpe_roles``): ``[CLS]`` is ``<s>`` (or ``<|endoftext|>``), ...;
+        padding positions still hold id 0, which no model reads (``seg`` 0 masks them)."""
+        if not os.path.isfile(path):
+            raise UserInputError("vocabulary file not found", path=path)
+        try:
+            with open(path, encoding="utf-8-sig") as f:
+                mapping = json.load(f)
+        except json.JSONDecodeError as error:
+            raise UserInputError(f"not valid JSON: {error.msg}", path=path, line=error.lineno) from None
+        except UnicodeDecodeError as error:
+            raise UserInputError(f"the vocabulary is not valid UTF-8 ({error.reason})", path=path) from None
+        except OSError as error:
+            raise UserInputError(f"cannot read the vocabulary: {error.strerror}", path=path) from None
+        if not isinstance(mapping, dict) or not mapping:
+            raise UserInputError("expected a JSON object {token: id, ...} (a vocab.json)", path=path)
+        ids = list(mapping.values())
+        if any(type(i) is not int for i in ids) or sorted(ids) != list(range(len(ids))):
+            raise UserInputError(f"the ids of a vocab.json must be the integers 0..{len(mapping) - 1}, each once",
+                                 path=path)
+        tokens = [""] * len(mapping)
+        for token, index in mapping.items():
+            tokens[index] = token
+        roles = bpe_roles(mapping)
+        vocab = cls(tokens, path=path, unk_token=roles.get(UNK_TOKEN, UNK_TOKEN))
+        vocab.aliases = roles
+        for ours, theirs in roles.items():
+            vocab.w2i[ours] = mapping[theirs]
+        logger.info("loaded vocab.json %s: %d tokens", path, len(vocab))
         return vocab
 
     @classmethod
@@ -110,6 +168,10 @@ class Vocab:
     def require_special_tokens(self, purpose: str = "a model and its tokenizer") -> None:
         """Check that all of SPECIAL_TOKENS are present and that ``[PAD]`` has id ``PAD_ID`` (0),
         the id every model and batch treats as padding."""
+        if self.aliases:
+            # A vocab.json: sentence inputs need [CLS]/[SEP]; other roles are checked where used.
+            self.require([CLS_TOKEN, SEP_TOKEN], purpose)
+            return
         self.require(SPECIAL_TOKENS, purpose)
         if self.w2i[PAD_TOKEN] != PAD_ID:
             raise UserInputError(
@@ -117,8 +179,8 @@ class Vocab:
                 f"{PAD_TOKEN} on the first line of the vocabulary", path=self.path or "<vocabulary built in memory>")
 
     def save(self, path: str) -> None:
-        """Write one token per line, atomically (temporary file, then rename)."""
-        for i, token in enumerate(self.i2w):
+        """Write one token per line (``*.json``: ``{token: id}``), atomically (temporary file, then rename)."""
+        for i, token in enumerate(self.i2w if not path.endswith(".json") else ()):
             if token != " " and (token == "" or len(token.split()) != 1 or token != token.strip()):
                 raise ValueError(f"token {i} ({token!r}) contains white space and cannot be saved "
                                  f"one per line")
@@ -126,7 +188,10 @@ class Vocab:
         fd, tmp_path = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write("".join(token + "\n" for token in self.i2w))
+                if path.endswith(".json"):
+                    json.dump({token: i for i, token in enumerate(self.i2w)}, f, ensure_ascii=False)
+                else:
+                    f.write("".join(token + "\n" for token in self.i2w))
             os.replace(tmp_path, path)
         except BaseException:
             if os.path.exists(tmp_path):

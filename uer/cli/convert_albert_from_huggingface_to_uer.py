@@ -1,0 +1,24 @@
+r"""Convert ALBERT: Hugging Face -> UER (AlbertForPreTraining, AlbertForMaskedLM or AlbertModel).
+
+Prints a key report (mapped, absent, dropped) and, with --check (default when transformers and the
+config are there), the max abs difference of both models' outputs on the same input.
+
+    python scripts/convert_albert_from_huggingface_to_uer.py \
+        --input_model_path hf_model_folder --output_model_path models/uer_model.bin
+
+ALBERT shares one layer across the stack: its depth comes from the config (or --layers_num).
+"""
+from uer.conversion.cli import conversion_parser, run_hf_to_uer
+from uer.conversion.specs import SPECS
+from uer.utils.errors import cli_main
+
+
+@cli_main
+def main() -> None:
+    spec = SPECS["albert"]
+    parser = conversion_parser(__doc__, "hf2uer", targets=spec.targets)
+    run_hf_to_uer(spec, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
