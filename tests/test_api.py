@@ -157,8 +157,6 @@ def test_uer_py_checkpoint_with_config_and_vocab(pretrained, tmp_path):
         uer.load(str(root / "mlm.bin"), vocab_path=vocab, device="cpu").encode("今天")
 
 
-@pytest.mark.xfail(strict=True, reason="MERGE NOTE: needs branch i16a (Hugging Face folders in the shared checkpoint "
-                                       "loaders); when both are merged this passes: remove this mark")
 def test_hugging_face_folder(tmp_path):
     """A folder saved by transformers (config.json + model.safetensors + vocab.txt) loads in place."""
     transformers = pytest.importorskip("transformers")
