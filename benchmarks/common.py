@@ -105,6 +105,8 @@ def run_measured(cmd: Sequence[str], timeout_s: float = 900, env: Optional[Dict[
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     full_env.setdefault("TOKENIZERS_PARALLELISM", "true")
+    # Scripts under benchmarks/ import uer too: this checkout's, not whichever one is installed.
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, full_env.get("PYTHONPATH")]))
     if env:
         full_env.update(env)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
