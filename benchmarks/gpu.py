@@ -35,7 +35,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ceiling import training_flops_per_token  # noqa: E402
-from common import REPO, default_data_dir, python_cmd, run_measured  # noqa: E402
+from common import (REPO, python_cmd, run_measured, scratch_and_output_opts,  # noqa: E402
+                    write_between_markers)
 from tasks import parse_run_classifier  # noqa: E402
 
 # Dense (no sparsity) tensor-core peak in TFLOP/s for bf16/fp16 with float32 accumulation, by a
@@ -301,19 +302,6 @@ def render(rows: Dict[str, Dict], skipped: Dict[str, str], device: str, memory_u
 START, END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 
 
-def write_output(path: str, text: str) -> None:
-    """Replace the text between the gpu markers of ``path`` (appended with them when absent)."""
-    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    if START in old and END in old:
-        new = old[:old.index(START)] + START + "\n" + text + "\n" + old[old.index(END):]
-    else:
-        new = old.rstrip("\n") + f"\n\n{START}\n{text}\n{END}\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(new)
-    os.replace(tmp, path)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
@@ -321,11 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows", default="*", help="Comma-separated patterns of row keys (default: all).")
     parser.add_argument("--warmup_steps", type=int, default=None, help="Untimed steps first (full: 10).")
     parser.add_argument("--steps", type=int, default=None, help="Timed steps, a multiple of --warmup_steps (20).")
-    parser.add_argument("--data_dir", default=default_data_dir())
-    parser.add_argument("--work_dir", default=None, help="Scratch directory (default: a temporary one, removed).")
-    parser.add_argument("--results_json", default=None, help="Write the raw figures here.")
-    parser.add_argument("--output", default=None, help="Markdown file whose gpu markers receive the table.")
-    parser.add_argument("--timeout", type=float, default=600, help="Seconds one measured process may take.")
+    scratch_and_output_opts(parser, 600, "Write the raw figures here.")
     return parser
 
 
@@ -367,7 +351,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             json.dump({"device": bench.device_name, "peak_tflops": bench.peak, "rows": bench.rows,
                        "skipped": bench.skipped, "failed": failed}, handle, indent=1)
     if opts.output:
-        write_output(opts.output, text)
+        write_between_markers(opts.output, text, START, END)
     return 1 if failed else 0
 
 

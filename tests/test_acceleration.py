@@ -1,6 +1,5 @@
 """--activation_checkpointing and --compile (uer/training/checkpointing.py, uer/training/compile.py),
 the device rule of the efficient.py Functions, and the peak-memory field of the report line."""
-import os
 
 import pytest
 import torch
