@@ -1,5 +1,6 @@
 """--activation_checkpointing and --compile (uer/training/checkpointing.py, uer/training/compile.py),
 the device rule of the efficient.py Functions, and the peak-memory field of the report line."""
+import pickle
 
 import pytest
 import torch
@@ -67,6 +68,8 @@ def test_activation_checkpointing_same_loss_and_gradients_less_saved(name):
 def test_checkpointed_layers_run_plainly_outside_training():
     model = build_model(tiny_args(target="mlm"), VOCAB)
     assert apply_activation_checkpointing(model) == 2 and apply_activation_checkpointing(model) == 2
+    model = pickle.loads(pickle.dumps(model))  # the swapped classes are importable by name
+    assert type(model.encoder.transformer[0]).__name__ == "RecomputedTransformerLayer"
     model.eval()
     batch = batch_for("mlm")
     with torch.no_grad():

@@ -45,7 +45,10 @@ _RECOMPUTED_CLASSES: Dict[type, type] = {}
 
 def _recomputed_class(cls: type) -> type:
     if cls not in _RECOMPUTED_CLASSES:
-        _RECOMPUTED_CLASSES[cls] = type(f"Recomputed{cls.__name__}", (_Recomputed, cls), {})
+        name = f"Recomputed{cls.__name__}"
+        # Named in this module, so that pickle (torch.save of a whole model) finds the class again.
+        made = type(name, (_Recomputed, cls), {"__module__": __name__, "__qualname__": name})
+        globals()[name] = _RECOMPUTED_CLASSES[cls] = made
     return _RECOMPUTED_CLASSES[cls]
 
 
