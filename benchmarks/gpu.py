@@ -112,11 +112,12 @@ class Bench:
     def describe_device(self) -> Tuple[str, Optional[float]]:
         if self.device != "cuda":
             return "cpu", None
-        import torch
-
-        if not torch.cuda.is_available():
+        # Asked in a child process: a CUDA context here would hold GPU memory during every row.
+        probe = run_measured([sys.executable, "-c", "import torch; print(torch.cuda.get_device_name(0) "
+                              "if torch.cuda.is_available() else '')"], timeout_s=self.timeout()).check()
+        name = probe.stdout.strip()
+        if not name:
             sys.exit("error: --device cuda but torch sees no GPU; use --device cpu --toy for the CPU smoke run")
-        name = torch.cuda.get_device_name(0)
         return name, peak_tflops(name)
 
     def timeout(self) -> float:
