@@ -100,6 +100,7 @@ def test_fine_tuning_accepts_both_flags_and_saves_plain_keys(tmp_path, monkeypat
         write_classification(paths[name], n, seed)
     compiled = []
     monkeypatch.setattr(compile_module, "compile_blocks", lambda model: compiled.append(model) or 2)
+    monkeypatch.setattr(compile_module, "compiler_problem", lambda device: None)  # wiring only: no compiler needed
     model = str(tmp_path / "classifier.bin")
     run_script("run_classifier.py", ["--vocab_path", paths["vocab"], "--config_path", paths["config"],
                                      "--tokenizer", "char", "--train_path", paths["train"], "--dev_path",
