@@ -44,7 +44,7 @@ _CHUNK_ELEMENTS = 1 << 22
 # Device types on which the Functions below replace the plain modules: only where a benchmark showed
 # them at least as fast (CPU). ``UER_LEAN_DEVICES=cpu,cuda`` turns them on elsewhere, for the GPU
 # benchmark's comparison row (benchmarks/gpu.py).
-LEAN_DEVICES = frozenset(filter(None, os.environ.get("UER_LEAN_DEVICES", "cpu").split(",")))
+LEAN_DEVICES = frozenset(filter(None, (d.strip() for d in os.environ.get("UER_LEAN_DEVICES", "cpu").split(","))))
 
 
 def use_lean(x: torch.Tensor) -> bool:
