@@ -105,6 +105,8 @@ def run_measured(cmd: Sequence[str], timeout_s: float = 900, env: Optional[Dict[
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     full_env.setdefault("TOKENIZERS_PARALLELISM", "true")
+    # Scripts under benchmarks/ import uer too: this checkout's, not whichever one is installed.
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, full_env.get("PYTHONPATH")]))
     if env:
         full_env.update(env)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -188,3 +190,26 @@ def machine_description() -> Dict[str, str]:
     except ImportError:
         info["transformers"] = "not installed"
     return info
+
+
+def write_between_markers(path: str, text: str, start: str, end: str) -> None:
+    """Put ``text`` between the ``start`` and ``end`` lines of the markdown file ``path`` (written
+    atomically); a file without them gets them, with ``text``, at its end (a new file a heading)."""
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    if start in old and end in old:
+        new = old[:old.index(start)] + start + "\n" + text + "\n" + old[old.index(end):]
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old.strip() else "# Benchmark results\n\n") + f"{start}\n{text}\n{end}\n"
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(new)
+    os.replace(tmp, path)
+
+
+def scratch_and_output_opts(parser, timeout_s: float, results_help: str) -> None:
+    """``--data_dir --work_dir --results_json --output --timeout``, shared by the benchmark commands."""
+    parser.add_argument("--data_dir", default=default_data_dir())
+    parser.add_argument("--work_dir", default=None, help="Scratch directory (default: a temporary one, removed).")
+    parser.add_argument("--results_json", default=None, help=results_help)
+    parser.add_argument("--output", default=None, help="Markdown file to write the table into (between its markers).")
+    parser.add_argument("--timeout", type=float, default=timeout_s, help="Seconds one measured process may take.")

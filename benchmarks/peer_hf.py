@@ -18,6 +18,11 @@
   (``LengthGroupedSampler``, as ``Trainer(group_by_length=True)``) padded per batch to their longest.
 - infer: the saved classifier, batches sorted by length and padded per batch, ``inference_mode``.
 
+pretrain and finetune take ``--device cpu|cuda``, ``--precision fp32|bf16|fp16`` (autocast; fp16 with
+a gradient scaler, as uer's ``--fp16``) and ``--compile`` (``torch.compile`` of each ``BertLayer``,
+as uer compiles each transformer layer); attention is always SDPA. On CUDA the result adds
+``peak_device_mb`` (``torch.cuda.max_memory_allocated``) and AdamW runs its fused kernel.
+
 Each prints ``BENCH_RESULT {json}`` with its in-loop timings; the caller measures wall time and memory.
 """
 import argparse
@@ -68,11 +73,61 @@ def tokenizer(vocab_path: str):
 
 
 def adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.Optimizer:
-    """AdamW with decay on matrices only, as uer's build_optimizer (and nanoGPT) do."""
+    """AdamW with decay on matrices only, as uer's build_optimizer (and nanoGPT) do; fused on CUDA."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr)
+    fused = {"fused": True} if params and params[0].is_cuda else {}
+    return torch.optim.AdamW(groups, lr=lr, **fused)
+
+
+class Runtime:
+    """Device, autocast precision, loss scaler and timing of ``--device``/``--precision``/``--compile``."""
+
+    DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+    def __init__(self, opts: argparse.Namespace):
+        self.device = torch.device(getattr(opts, "device", "cpu"))
+        self.dtype = self.DTYPES[getattr(opts, "precision", "fp32")]
+        self.compile = getattr(opts, "compile", False)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype is torch.float16)
+
+    def prepare(self, model: nn.Module, layers) -> nn.Module:
+        model.to(self.device)
+        if self.compile:
+            for layer in layers:
+                layer.compile()
+        return model
+
+    def autocast(self):
+        import contextlib
+
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def to_device(self, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+
+    def step(self, model: nn.Module, loss: torch.Tensor, optimizer, scheduler) -> None:
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def now(self) -> float:
+        """A timestamp after the device finished the work queued so far."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def memory(self) -> Dict[str, float]:
+        if self.device.type == "cuda":
+            return {"peak_device_mb": torch.cuda.max_memory_allocated(self.device) / 2 ** 20}
+        return {}
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float = 0.1):
@@ -137,7 +192,7 @@ def pretrain_model(opts: argparse.Namespace, vocab_size: int) -> nn.Module:
     from transformers import BertForMaskedLM, BertForPreTraining
 
     # uer's BERT targets have their own output matrix (no --tie_weights in the preset): same here.
-    config = bert_config(opts.config_path, vocab_size, tie_word_embeddings=False)
+    config = bert_config(opts.config_path, vocab_size, tie_word_embeddings=False, attn_implementation="sdpa")
     return BertForPreTraining(config) if opts.target == "bert" else BertForMaskedLM(config)
 
 
@@ -160,7 +215,9 @@ def pretrain(opts: argparse.Namespace) -> None:
     loader = iter(build_pretrain_loader(opts.dataset_path, batch_size=opts.batch_size, seed=opts.seed,
                                         batch_order="bucketed"))
     vocab_size = loader.dataset.header["vocab"]["size"]
+    run = Runtime(opts)
     model = pretrain_model(opts, vocab_size)
+    run.prepare(model, getattr(getattr(getattr(model, "bert", None), "encoder", None), "layer", []))
     model.train()
     total = opts.warmup_steps + opts.steps
     optimizer = adamw(model, opts.learning_rate)
@@ -168,19 +225,16 @@ def pretrain(opts: argparse.Namespace) -> None:
     tokens, start = 0, time.perf_counter()
     for step in range(total):
         if step == opts.warmup_steps:
-            tokens, start = 0, time.perf_counter()
+            tokens, start = 0, run.now()
         batch = next(loader)
         tokens += int((batch["seg"] > 0).sum())
-        loss = pretrain_loss(model, batch, opts.target)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-    seconds = time.perf_counter() - start
+        with run.autocast():
+            loss = pretrain_loss(model, run.to_device(batch), opts.target)
+        run.step(model, loss, optimizer, scheduler)
+    seconds = run.now() - start
     emit({"real_tokens_per_s": tokens / seconds, "s_per_step": seconds / opts.steps,
           "real_tokens_per_step": tokens / opts.steps, "loss": float(loss), "threads": torch.get_num_threads(),
-          "params": sum(p.numel() for p in model.parameters()), "peak_rss_mb": self_peak_rss_mb()})
+          "params": sum(p.numel() for p in model.parameters()), "peak_rss_mb": self_peak_rss_mb(), **run.memory()})
 
 
 # ----------------------------------------------------------------------------------------------- finetune
@@ -236,7 +290,8 @@ def train_batches(data: Encoded, batch_size: int, bucket: bool, seed: int) -> Li
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def predict_labels(model: nn.Module, data: Encoded, batch_size: int) -> Tuple[np.ndarray, float]:
+def predict_labels(model: nn.Module, data: Encoded, batch_size: int,
+                   run: "Runtime" = None) -> Tuple[np.ndarray, float]:
     """Arg-max labels in file order, and the seconds the batch loop took."""
     model.eval()
     order = sorted(range(len(data)), key=lambda i: -data.lengths[i])
@@ -247,7 +302,11 @@ def predict_labels(model: nn.Module, data: Encoded, batch_size: int) -> Tuple[np
             indices = order[i:i + batch_size]
             batch = data.batch(indices)
             batch.pop("labels", None)
-            predictions[indices] = model(**batch).logits.argmax(-1).numpy()
+            if run is None:
+                predictions[indices] = model(**batch).logits.argmax(-1).numpy()
+                continue
+            with run.autocast():
+                predictions[indices] = model(**run.to_device(batch)).logits.argmax(-1).cpu().numpy()
     seconds = time.perf_counter() - start
     model.train()
     return predictions, seconds
@@ -264,7 +323,10 @@ def finetune(opts: argparse.Namespace) -> None:
     dev = Encoded(tok, *read_tsv(opts.dev_path), opts.seq_length, fixed)
     test = Encoded(tok, *read_tsv(opts.test_path), opts.seq_length, fixed) if opts.test_path else None
     labels_num = int(max(train.labels.max(), dev.labels.max())) + 1
-    model = BertForSequenceClassification(bert_config(opts.config_path, tok.vocab_size, num_labels=labels_num))
+    run = Runtime(opts)
+    model = BertForSequenceClassification(bert_config(opts.config_path, tok.vocab_size, num_labels=labels_num,
+                                                      attn_implementation="sdpa"))
+    run.prepare(model, model.bert.encoder.layer)
     model.train()
     steps_per_epoch = math.ceil(len(train) / opts.batch_size)
     optimizer = adamw(model, opts.learning_rate)
@@ -272,21 +334,18 @@ def finetune(opts: argparse.Namespace) -> None:
     epochs = []
     for epoch in range(1, opts.epochs_num + 1):
         batches = train_batches(train, opts.batch_size, not fixed, opts.seed + epoch)
-        start = time.perf_counter()
+        start = run.now()
         for indices in batches:
-            loss = model(**train.batch(indices)).loss
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-        seconds = time.perf_counter() - start
-        dev_pred, _ = predict_labels(model, dev, opts.batch_size)
+            with run.autocast():
+                loss = model(**run.to_device(train.batch(indices))).loss
+            run.step(model, loss, optimizer, scheduler)
+        seconds = run.now() - start
+        dev_pred, _ = predict_labels(model, dev, opts.batch_size, run)
         epochs.append({"seconds": seconds, "examples_per_s": len(train) / seconds,
                        "dev_acc": float((dev_pred == dev.labels).mean())})
-    result = {"epochs": epochs, "train_examples": len(train), "peak_rss_mb": self_peak_rss_mb()}
+    result = {"epochs": epochs, "train_examples": len(train), "peak_rss_mb": self_peak_rss_mb(), **run.memory()}
     if test is not None:
-        test_pred, _ = predict_labels(model, test, opts.batch_size)
+        test_pred, _ = predict_labels(model, test, opts.batch_size, run)
         result["test_acc"] = float((test_pred == test.labels).mean())
     if opts.save_dir:
         model.save_pretrained(opts.save_dir)
@@ -311,6 +370,12 @@ def infer(opts: argparse.Namespace) -> None:
           "peak_rss_mb": self_peak_rss_mb()})
 
 
+def runtime_opts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--precision", choices=sorted(Runtime.DTYPES), default="fp32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each BertLayer.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +392,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--learning_rate", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=7)
+    runtime_opts(p)
     p = sub.add_parser("finetune")
     for name in ("train_path", "dev_path", "vocab_path", "config_path"):
         p.add_argument(f"--{name}", required=True)
@@ -338,6 +404,7 @@ def main() -> None:
     p.add_argument("--epochs_num", type=int, default=1)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--save_dir", default=None)
+    runtime_opts(p)
     p = sub.add_parser("infer")
     p.add_argument("--model_dir", required=True)
     p.add_argument("--test_path", required=True)

@@ -28,7 +28,8 @@ import time
 from typing import Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, default_data_dir, machine_description  # noqa: E402
+from common import (REPO, machine_description, scratch_and_output_opts,  # noqa: E402
+                    write_between_markers)
 from parts import Store, ceiling_items, log, preprocess_items, pretrain_items  # noqa: E402
 from report import add_model_flops, render  # noqa: E402
 from tasks import finetune_items, inference_items  # noqa: E402
@@ -162,24 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_eval_examples", type=int, default=None, help="Dev/test seeded sample size.")
     parser.add_argument("--max_infer_examples", type=int, default=None, help="First rows of test_nolabel.tsv.")
     parser.add_argument("--processes_num", type=int, default=2, help="preprocess.py workers (original: 2).")
-    parser.add_argument("--data_dir", default=default_data_dir())
-    parser.add_argument("--work_dir", default=None, help="Scratch directory (default: a temporary one, removed).")
-    parser.add_argument("--results_json", default=None, help="Raw figures, kept and merged across runs.")
-    parser.add_argument("--output", default=None, help="Markdown file to write the table into.")
-    parser.add_argument("--timeout", type=float, default=900, help="Seconds one measured process may take.")
+    scratch_and_output_opts(parser, 900, "Raw figures, kept and merged across runs.")
     return parser
-
-
-def write_output(path: str, text: str) -> None:
-    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    if START in old and END in old:
-        text = old[:old.index(START)] + START + "\n" + text + "\n" + old[old.index(END):]
-    else:
-        text = f"# Benchmark results\n\n{START}\n{text}\n{END}\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def describe(saved: Dict) -> str:
@@ -232,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     text = render(store.data, saved["notes"]) + "\n\n" + describe(saved)
     print(text)
     if opts.output:
-        write_output(opts.output, text)
+        write_between_markers(opts.output, text, START, END)
 
 
 def run_note(part: str, ctx: Context, opts, repeats: int, items: Dict, load: float, started: float) -> str:

@@ -151,3 +151,44 @@ def test_batch_order_benchmark_runs_every_part_at_toy_size(tmp_path):
     assert [r["order"] for r in results["pretrain"]] == ["bucketed", "random:3"]
     assert all(r["tokens_per_s"] > 0 for r in results["pretrain"])
     assert "| 1 | " in out.stdout and "vs bucketed" in out.stdout and "entity F1" in out.stdout
+
+
+def test_gpu_benchmark_helpers():
+    from gpu import parse_report, peak_tflops
+
+    assert peak_tflops("NVIDIA H100 80GB HBM3") == 989 and peak_tflops("NVIDIA H100 PCIe") == 756
+    assert peak_tflops("NVIDIA H200") == 989 and peak_tflops("NVIDIA A100-SXM4-80GB") == 312
+    assert peak_tflops("NVIDIA L40S") == 362 and peak_tflops("NVIDIA L4") == 121 and peak_tflops("cpu") is None
+    log = ("|      10/     30 steps|    1000 real tokens/s| loss   7.000| acc: 0.100| lr 1e-04| eta 0:00:01| "
+           "peak mem 1.50 GiB\n"
+           "|      20/     30 steps|    3000 real tokens/s| loss   6.000| acc: 0.200| lr 1e-04| eta 0:00:01| "
+           "peak mem 2.00 GiB\n"
+           "|      30/     30 steps|    5000 real tokens/s| loss   5.000| acc: 0.300| lr 1e-04| eta 0:00:00| "
+           "peak mem 2.50 GiB\n")
+    assert parse_report(log, 10) == (4000.0, 2.5)  # the warm-up window is left out
+    assert parse_report(log.replace("| peak mem", "| x"), 20) == (5000.0, None)
+
+
+def test_gpu_benchmark_toy_run_on_cpu(tmp_path):
+    """benchmarks/gpu.py's rows at toy size on CPU: the pre-training pair, the efficient.py row, the
+    fine-tuning pair and the FSDP row (run, or skipped with its reason before --parallel exists)."""
+    data_dir = write_data_dir(str(tmp_path / "data"))
+    output, results = tmp_path / "README.md", tmp_path / "gpu.json"
+    output.write_text("# Benchmarks\n\n<!-- gpu:start -->\nold\n<!-- gpu:end -->\n", encoding="utf-8")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "gpu.py"), "--device", "cpu", "--toy",
+                           "--data_dir", data_dir, "--output", str(output), "--results_json", str(results)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = json.loads(results.read_text(encoding="utf-8"))
+    assert set(saved["rows"]) | set(saved["skipped"]) == {"pt32_bf16_eager", "lean", "ft_douban", "fsdp"}
+    assert set(saved["skipped"]) <= {"fsdp"} and not saved["failed"]
+    for key in ("pt32_bf16_eager", "lean"):
+        assert saved["rows"][key]["ours"]["tokens_per_s"] > 0 and saved["rows"][key]["peer"]["tokens_per_s"] > 0
+        assert saved["rows"][key]["ours"]["peak_mb"] > 0
+    finetune = saved["rows"]["ft_douban"]
+    assert finetune["ours"]["examples_per_s"] > 0 and finetune["peer"]["examples_per_s"] > 0
+    assert 0 <= finetune["ours"]["test_acc"] <= 1
+    text = output.read_text(encoding="utf-8")
+    assert "\nold\n" not in text and "| pt32_bf16_eager | 32 | bf16 | no |" in text and "BertForMaskedLM" in text
+    assert "| fsdp |" in text

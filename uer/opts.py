@@ -100,6 +100,12 @@ def optimization_opts(parser: argparse.ArgumentParser) -> None:
     precision.add_argument("--fp16", action="store_true", help="float16 autocast with a gradient scaler.")
     precision.add_argument("--bf16", action="store_true", help="bfloat16 autocast.")
     group.add_argument("--fp16_opt_level", default=None, help=argparse.SUPPRESS)
+    group.add_argument("--activation_checkpointing", action="store_true",
+                       help="Recompute each transformer layer's activations in backward instead of keeping them: "
+                            "less memory (longer sequences, bigger batches) for about one more forward pass.")
+    group.add_argument("--compile", action="store_true",
+                       help="torch.compile each transformer layer (fused kernels; the first batches take longer "
+                            "while it compiles). Needs a C++ compiler on CPU, Triton on CUDA.")
 
 
 def batch_order_opts(group: Any) -> None:

@@ -27,6 +27,7 @@ from uer.model_loader import load_model, require_backbone
 from uer.model_saver import save_model, unwrap
 from uer.opts import batch_order_opts
 from uer.targets.common import merge_micro_batch_stats, micro_batch_weights, weighted_loss
+from uer.training.compile import prepare_layers
 from uer.training.interrupt import InterruptRequest, TrainingInterrupted
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
@@ -38,7 +39,7 @@ from uer.utils.seed import set_seed
 from uer.training.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
                                    restore_train_state, save_train_state, state_path)
 from uer.tokenizers.vocab import load_vocab_from_args
-from uer.training.train_stats import StatsWindow, format_report
+from uer.training.train_stats import StatsWindow, format_report, peak_device_memory
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ class Trainer:
             elapsed = max(now - window_start, 1e-9)
             eta = elapsed / stats["steps"] * (self.args.total_steps - self.step)
             logger.info(format_report(self.step, self.args.total_steps, stats, elapsed, self.last_lr, eta,
-                                      skipped=self.guard.pop_window(), scale=self._scale()))
+                                      skipped=self.guard.pop_window(), scale=self._scale(),
+                                      peak_memory=peak_device_memory(self.ctx.device)))
         window.reset()
         return time.perf_counter()
 
@@ -297,6 +299,7 @@ def pretrain_worker(args: Any) -> "Trainer":
             require_backbone(report, args.pretrained_model_path)  # initialising a target may miss its head
             logger.info("initialised from %s: %s", args.pretrained_model_path, report.summary())
         model.to(ctx.device)
+        prepare_layers(model, args, ctx.device)
         optimizer = build_optimizer(model, args)
         scheduler = build_scheduler(optimizer, args, optimizer_steps(args))
         scaler = make_grad_scaler(args, ctx.device)

@@ -30,12 +30,14 @@ from uer.finetune.batching import shard
 from uer.finetune.progress import EpochProgress
 from uer.finetune.session import to_device
 from uer.model_saver import unwrap
+from uer.training.compile import prepare_layers
 from uer.training.interrupt import InterruptRequest, TrainingInterrupted
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard, TrainingDiverged, autocast,
                                   barrier, gather_objects, gradient_sync, make_grad_scaler, parallelize,
                                   single_process_weights)
+from uer.training.train_stats import memory_field, peak_device_memory
 from uer.training.train_state import load_train_state, rank_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
          find_unused_parameters: bool, state_path: Optional[str], interrupt: InterruptRequest) -> FitResult:
     check_training_args(args)
     model.to(ctx.device)
+    prepare_layers(model, args, ctx.device)
     first_epoch = epoch_batches(train_data, args, 1, ctx)
     total_steps = len(first_epoch) * args.epochs_num
     optimizer = build_optimizer(model, args)
@@ -206,8 +209,9 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         examples = progress.examples * ctx.world_size
         rate = examples / max(progress.elapsed, 1e-9)
         result.examples_per_second.append(rate)
-        logger.info("epoch %d: %d steps, %d examples in %.1f s (%.1f examples/s)", epoch, len(batches),
-                    examples, progress.elapsed, rate)
+        memory = memory_field(peak_device_memory(ctx.device))
+        logger.info("epoch %d: %d steps, %d examples in %.1f s (%.1f examples/s)%s", epoch, len(batches),
+                    examples, progress.elapsed, rate, f", {memory}" if memory else "")
         if evaluate is not None and ctx.is_main:
             metric = evaluate(unwrap(model))
             if result.best_metric is None or metric > result.best_metric:

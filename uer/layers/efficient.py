@@ -9,8 +9,11 @@ Public API::
     Dropout(p)                                                      # nn.Dropout keeping a bool mask
     emb = embedding_into_grad(ids, weight)                          # F.embedding, gradient added in place
 
-Callers use them only while training with gradients enabled; evaluation and inference keep the plain
-modules (so conversions and parity tests exercise exactly the same code as before). Each Function
+Callers use them only while training with gradients enabled and only where ``use_lean(x)`` says so:
+on the device types of ``LEAN_DEVICES`` (CPU, where benchmarks/README.md measured them), outside
+``torch.compile``. Evaluation, inference, compiled layers and CUDA keep the plain modules (so
+conversions and parity tests exercise exactly the same code as before, and CUDA gets SDPA's fused
+flash / memory-efficient kernels with dropout and its native dropout). Each Function
 follows autocast like the plain modules do: matmuls in the autocast dtype, the loss in float32.
 
 Why each one exists (BERT-mini, batch 32 x 128, float32):
@@ -32,6 +35,7 @@ Why each one exists (BERT-mini, batch 32 x 128, float32):
 """
 import contextlib
 import math
+import os
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -42,6 +46,18 @@ from torch.autograd.function import once_differentiable
 # Rows of logits per chunk of ``linear_cross_entropy``: about this many elements at a time (16 MB
 # in float32; measured faster than one [rows x vocab] block, and than smaller chunks).
 _CHUNK_ELEMENTS = 1 << 22
+
+# Device types on which the Functions below replace the plain modules: only where a benchmark showed
+# them at least as fast (CPU). ``UER_LEAN_DEVICES=cpu,cuda`` turns them on elsewhere, for the GPU
+# benchmark's comparison row (benchmarks/gpu.py).
+LEAN_DEVICES = frozenset(filter(None, (d.strip() for d in os.environ.get("UER_LEAN_DEVICES", "cpu").split(","))))
+
+
+def use_lean(x: torch.Tensor) -> bool:
+    """Whether a training-time op on ``x`` takes the Functions of this module: on ``LEAN_DEVICES``
+    and not while ``torch.compile`` traces (the compiler fuses the plain ops and plans memory itself)."""
+    return x.device.type in LEAN_DEVICES and not torch.compiler.is_compiling()
+
 
 Activation = Tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
@@ -364,7 +380,7 @@ class Dropout(nn.Dropout):
     float32 one (on GPUs it already runs ``native_dropout``, which keeps a bool mask)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and 0.0 < self.p < 1.0 and not self.inplace and x.device.type == "cpu":
+        if self.training and 0.0 < self.p < 1.0 and not self.inplace and use_lean(x):
             return _Dropout.apply(x, self.p)
         return super().forward(x)
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from uer.layers.efficient import dropout_attention
+from uer.layers.efficient import dropout_attention, use_lean
 from uer.layers.token_layout import TokenLayout
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
@@ -53,7 +53,7 @@ class MultiHeadedAttention(nn.Module):
         if attn_bias is not None and attn_bias.dtype != q.dtype:
             attn_bias = attn_bias.to(q.dtype)
         dropout_p = self.dropout if self.training else 0.0
-        if dropout_p > 0.0 and q.device.type == "cpu" and torch.is_grad_enabled():
+        if dropout_p > 0.0 and torch.is_grad_enabled() and use_lean(q):
             # SDPA's CPU math path (the only one with dropout) keeps ~1.6x more for backward.
             context = dropout_attention(q, k, v, attn_bias, is_causal and attn_bias is None, self.scale, dropout_p)
         else:

@@ -2,13 +2,13 @@
 import torch
 import torch.nn as nn
 
-from uer.layers.efficient import ACTIVATION_GRADS, feed_forward, gated_feed_forward
+from uer.layers.efficient import ACTIVATION_GRADS, feed_forward, gated_feed_forward, use_lean
 from uer.utils.act_fun import get_activation
 
 
-def _lean(module: nn.Module) -> bool:
+def _lean(module: nn.Module, x: torch.Tensor) -> bool:
     """Training with gradients: use the Function that recomputes the activation in backward."""
-    return module.training and torch.is_grad_enabled() and module.hidden_act in ACTIVATION_GRADS
+    return module.training and torch.is_grad_enabled() and module.hidden_act in ACTIVATION_GRADS and use_lean(x)
 
 
 class PositionwiseFeedForward(nn.Module):
@@ -22,7 +22,7 @@ class PositionwiseFeedForward(nn.Module):
         self.act = get_activation(hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _lean(self):
+        if _lean(self, x):
             return feed_forward(x, self.linear_1, self.linear_2, self.hidden_act)
         return self.linear_2(self.act(self.linear_1(x)))
 
@@ -39,7 +39,7 @@ class GatedFeedForward(nn.Module):
         self.act = get_activation(hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _lean(self):
+        if _lean(self, x):
             return gated_feed_forward(x, self.linear_gate, self.linear_1, self.linear_2, self.hidden_act)
         return self.linear_2(self.act(self.linear_gate(x)) * self.linear_1(x))
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from uer.layers.efficient import linear_cross_entropy
+from uer.layers.efficient import linear_cross_entropy, use_lean
 
 
 def classification_stats(logits: torch.Tensor, labels: torch.Tensor, part: str) -> Dict[str, torch.Tensor]:
@@ -31,8 +31,8 @@ def token_stats(hidden: torch.Tensor, tgt: torch.Tensor, output_layer: nn.Linear
     hidden: [batch_size x seq_length x hidden_size], tgt: [batch_size x seq_length] (0 = ignore).
     logits = ``output_layer(transform(hidden))``; ``output_layer`` is the vocabulary projection.
     Gathering first avoids a [batch x seq x vocab] logits tensor for the ~15% of positions MLM predicts.
-    Training fuses the projection with the loss (``linear_cross_entropy``): the [rows x vocab]
-    logits are never kept for backward.
+    Training where ``use_lean`` allows it (CPU) fuses the projection with the loss
+    (``linear_cross_entropy``): the [rows x vocab] logits are never kept for backward.
     """
     positions = tgt > 0
     denominator = positions.sum()
@@ -44,7 +44,7 @@ def token_stats(hidden: torch.Tensor, tgt: torch.Tensor, output_layer: nn.Linear
     if transform is not None:
         selected = transform(selected)
     labels = tgt[positions]
-    if output_layer.training and torch.is_grad_enabled():
+    if output_layer.training and torch.is_grad_enabled() and use_lean(selected):
         loss, correct = linear_cross_entropy(selected, output_layer, labels)
     else:
         logits = output_layer(selected)

@@ -81,10 +81,22 @@ class StatsWindow:
                 "nonfinite": int(values["nonfinite:loss"])}
 
 
+def peak_device_memory(device: torch.device) -> Optional[int]:
+    """Bytes held by tensors at the peak so far on a CUDA ``device`` (``max_memory_allocated``);
+    None on CPU, where the process's peak resident memory is the figure to read."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+
+
+def memory_field(peak_bytes: Optional[int]) -> str:
+    """``peak mem X.XX GiB`` for a report line, or nothing."""
+    return "" if peak_bytes is None else f"peak mem {peak_bytes / 2 ** 30:.2f} GiB"
+
+
 def format_report(step: int, total_steps: int, stats: Dict[str, Any], elapsed: float, lr: float, eta: float,
-                  skipped: int = 0, scale: Optional[float] = None) -> str:
+                  skipped: int = 0, scale: Optional[float] = None, peak_memory: Optional[int] = None) -> str:
     """``| step/total steps| N real tokens/s| loss X| acc: Y| lr Z| eta h:mm:ss``; targets with several
-    parts (bert: mlm + sp) list ``loss_<part>`` then ``acc_<part>`` after the total loss."""
+    parts (bert: mlm + sp) list ``loss_<part>`` then ``acc_<part>`` after the total loss; on CUDA
+    ``peak mem X GiB`` (``peak_memory`` in bytes) follows."""
     fields: List[str] = [f"{step:>7d}/{total_steps:>7d} steps",
                          f"{stats['tokens'] / elapsed:>9.0f} real tokens/s",
                          f"loss {stats['loss']:>7.3f}"]
@@ -96,6 +108,8 @@ def format_report(step: int, total_steps: int, stats: Dict[str, Any], elapsed: f
         fields += [f"loss_{part}: {loss:.3f}" for part, (loss, _) in parts.items()]
         fields += [f"acc_{part}: {acc:.3f}" for part, (_, acc) in parts.items()]
     fields += [f"lr {lr:.3e}", f"eta {clock(eta)}"]
+    if peak_memory is not None:
+        fields.append(memory_field(peak_memory))
     if stats.get("nonfinite"):
         fields.append(f"non-finite losses: {stats['nonfinite']}")
     if skipped:
