@@ -5,7 +5,7 @@ Public API::
     distributed_opts(parser)            # --world_size --gpu_ranks --master_ip --backend --device
     launch(worker, args)                # worker(args) here, or one spawned process per local rank
     ctx = init_distributed(args)        # DistContext(rank, local_rank, world_size, device, is_main)
-    model = parallelize(model, ctx)     # DistributedDataParallel when world_size > 1
+    model = parallelize(model, ctx, args=args)   # DDP, or FSDP2 with --parallel fsdp (uer/training/fsdp.py)
     with autocast(args, ctx.device): ...             # --fp16 / --bf16 (torch.amp)
     scaler = make_grad_scaler(args, ctx.device)      # enabled only for --fp16
     setup_logging(ctx); is_main_process(); shutdown(ctx)
@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from uer.training.fsdp import gradient_sync_fsdp, is_sharded, parallel_opts, shard_model, sharded_grad_scaler
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,10 @@ class DistContext:
         return self.world_size > 1
 
 
-def distributed_opts(parser: argparse.ArgumentParser) -> None:
+def distributed_opts(parser: argparse.ArgumentParser, training: bool = True) -> None:
     group = parser.add_argument_group("devices and processes")
+    if training:
+        parallel_opts(group)
     group.add_argument("--world_size", type=int, default=1, help="Total number of processes (all nodes).")
     group.add_argument("--gpu_ranks", type=int, nargs="+", default=[],
                        help="Global ranks run on this node, one process per entry, on local GPUs 0, 1, ...")
@@ -143,18 +146,29 @@ def init_distributed(args: Any) -> DistContext:
     return DistContext(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
 
 
-def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool = False) -> nn.Module:
-    """The one place that wraps a model for data parallelism (DDP when world_size > 1)."""
+def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool = False,
+                args: Any = None) -> nn.Module:
+    """The one place that wraps a model for data parallelism when world_size > 1: DDP, or with
+    ``--parallel fsdp`` FSDP2 (in place; build the optimizer after this call)."""
     if not ctx.distributed:
         return model
+    if uses_fsdp(args, ctx):
+        return shard_model(model, ctx.world_size, precision_dtype(args), find_unused_parameters)
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
                                                find_unused_parameters=find_unused_parameters)
 
 
+def uses_fsdp(args: Any, ctx: DistContext) -> bool:
+    """``--parallel fsdp`` in a run of several processes (one process has nothing to shard)."""
+    return getattr(args, "parallel", "ddp") == "fsdp" and ctx.distributed
+
+
 def gradient_sync(model: nn.Module, sync: bool) -> Any:
     """Context of one backward: DDP all-reduces gradients only where ``sync`` (the last backward
-    before an optimizer step), accumulating them locally before."""
+    before an optimizer step), accumulating them locally before; FSDP likewise reduce-scatters then."""
+    if is_sharded(model):
+        return gradient_sync_fsdp(model, sync)
     return contextlib.nullcontext() if sync or not hasattr(model, "no_sync") else model.no_sync()
 
 
@@ -225,7 +239,10 @@ def autocast(args: Any, device: torch.device) -> ContextManager:
 
 def make_grad_scaler(args: Any, device: torch.device) -> torch.amp.GradScaler:
     """A loss scaler for ``--fp16`` (bf16 has fp32's range and needs none); disabled otherwise."""
-    return torch.amp.GradScaler(device.type, enabled=precision_dtype(args) is torch.float16)
+    enabled = precision_dtype(args) is torch.float16
+    if getattr(args, "parallel", "ddp") == "fsdp" and dist.is_initialized() and dist.get_world_size() > 1:
+        return sharded_grad_scaler(device, enabled)
+    return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
 class TrainingDiverged(UserInputError):

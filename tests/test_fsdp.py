@@ -1,0 +1,165 @@
+"""``--parallel fsdp`` on two CPU processes over gloo: the same weights as DDP, about half the memory
+per process, checkpoints every script reads, and training states that survive SIGKILL and resume
+with another number of processes (DDP and FSDP alike)."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+from tests.fsdp_fixtures import fsdp_test_worker
+from tests.test_trainer_distributed import free_port
+from tests.trainer_fixtures import parse, write_tiny_files
+from uer.model_loader import load_state_dict_file
+from uer.training.runtime import launch
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+STEPS, EVERY = 10, 4  # checkpoints and states at steps 4, 8 and 10
+SEED = int(os.environ.get("UER_FAULT_SEED", time.time_ns() % 100_000))
+# BERT with tied output weights, clipping that bites, and gradients accumulated over 2 steps of 2 micro-batches.
+BERT_FLAGS = ("--tie_weights", "--max_grad_norm", "0.3", "--accumulation_steps", "2")
+
+
+def run(directory, target: str, parallel: str, *extra: str, processes: int = 2, steps: int = STEPS,
+        every: int = EVERY, **hooks) -> str:
+    """A synthetic pre-training run of the tiny model; returns its output directory."""
+    args = parse(str(directory), target, "--total_steps", str(steps), "--save_checkpoint_steps", str(every),
+                 "--keep_states", "0", "--report_steps", "1", "--dropout", "0", "--world_size", str(processes),
+                 "--backend", "gloo", "--master_ip", f"tcp://127.0.0.1:{free_port()}", "--parallel", parallel, *extra)
+    args.dump_dir = str(directory)
+    for key, value in hooks.items():
+        setattr(args, key, value)
+    launch(fsdp_test_worker, args)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def bert_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fsdp_bert")
+    return {parallel: run(root / parallel, "bert", parallel, *BERT_FLAGS, synthetic_micro_batches=2)
+            for parallel in ("ddp", "fsdp")}
+
+
+def assert_same_checkpoints(expected_dir: str, actual_dir: str, step: int = STEPS, exact: bool = False) -> None:
+    expected = load_state_dict_file(os.path.join(expected_dir, f"model.bin-{step}"))
+    actual = load_state_dict_file(os.path.join(actual_dir, f"model.bin-{step}"))
+    assert list(actual) == list(expected)  # the same keys, in the same order
+    for key in expected:
+        assert actual[key].dtype == expected[key].dtype and not hasattr(actual[key], "to_local"), key
+        if exact:
+            assert torch.equal(actual[key], expected[key]), f"{key} (UER_FAULT_SEED={SEED})"
+        else:
+            torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-5, msg=key)
+
+
+def test_fsdp_ends_with_the_weights_of_ddp_and_the_same_checkpoint_keys(bert_runs):
+    assert_same_checkpoints(bert_runs["ddp"], bert_runs["fsdp"])
+    sidecars = [json.loads(open(os.path.join(bert_runs[p], f"model.bin-{STEPS}.config.json")).read())
+                for p in ("ddp", "fsdp")]
+    assert sidecars[0] == sidecars[1]
+    initial = load_state_dict_file(os.path.join(bert_runs["fsdp"], "model.bin-4"))
+    final = load_state_dict_file(os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"))
+    assert any(not torch.equal(initial[key], final[key]) for key in final)  # it trained
+
+
+def test_t5_under_fsdp_ends_with_the_weights_of_ddp(tmp_path):
+    """Encoder and decoder layers are shard units; the embeddings are shared by encoder and decoder."""
+    runs = {parallel: run(tmp_path / parallel, "t5", parallel, "--share_embedding", "--tie_weights",
+                          steps=6, every=6) for parallel in ("ddp", "fsdp")}
+    assert_same_checkpoints(runs["ddp"], runs["fsdp"], step=6)
+
+
+def test_fsdp_holds_about_half_the_bytes_per_process(bert_runs):
+    """Parameters + gradients + AdamW moments of each process, from its local shards, just before
+    the last optimizer step."""
+    totals = {}
+    for parallel, directory in bert_runs.items():
+        ranks = [json.load(open(os.path.join(directory, f"bytes{rank}.json"))) for rank in (0, 1)]
+        assert all(part > 0 for rank in ranks for part in rank.values()), ranks
+        totals[parallel] = [sum(rank.values()) for rank in ranks]
+    ratio = max(totals["fsdp"]) / min(totals["ddp"])
+    print(f"FSDP/DDP bytes per process at 2 processes: {totals['fsdp']} / {totals['ddp']} = {ratio:.3f}")
+    assert ratio <= 0.55, totals
+
+
+def test_run_classifier_fine_tunes_an_fsdp_checkpoint_under_fsdp(bert_runs, tmp_path):
+    """The FSDP checkpoint is an ordinary UER state dict: run_classifier.py loads it, here itself
+    under --parallel fsdp (every rank evaluates; rank 0 writes the gathered weights)."""
+    files = write_tiny_files(str(tmp_path))
+    rng = random.Random(0)
+    for name, n in (("train.tsv", 64), ("dev.tsv", 32)):
+        lines = ["label\ttext_a"]
+        for _ in range(n):
+            label = rng.randint(0, 1)
+            words = [f"w{rng.randrange(0, 40) if label else rng.randrange(50, 90)}" for _ in range(rng.randint(3, 10))]
+            lines.append(f"{label}\t{' '.join(words)}")
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    output = str(tmp_path / "classifier.bin")
+    argv = ["--pretrained_model_path", os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"),
+            "--vocab_path", files["vocab"], "--config_path", files["config"], "--tokenizer", "space",
+            "--train_path", str(tmp_path / "train.tsv"), "--dev_path", str(tmp_path / "dev.tsv"),
+            "--test_path", str(tmp_path / "dev.tsv"), "--output_model_path", output, "--epochs_num", "4",
+            "--batch_size", "4", "--seq_length", "16", "--learning_rate", "2e-3", "--pooling", "mean", "--device", "cpu",
+            "--world_size", "2", "--backend", "gloo", "--master_ip", f"tcp://127.0.0.1:{free_port()}",
+            "--parallel", "fsdp"]
+    done = subprocess.run([sys.executable, os.path.join(REPO, "run_classifier.py"), *argv], capture_output=True,
+                          text=True, cwd=str(tmp_path), env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded" in done.stderr and "[rank 1] Acc." not in done.stderr, done.stderr[-3000:]
+    accuracies = [float(line.split("Acc. (Correct/Total):")[1].split()[0])
+                  for line in done.stderr.splitlines() if "Acc. (Correct/Total):" in line]
+    assert len(accuracies) == 5 and accuracies[-1] >= 0.9, done.stderr[-3000:]  # 4 epochs + the test set
+    saved = load_state_dict_file(output)
+    assert not any(hasattr(value, "to_local") for value in saved.values())
+    pretrained = load_state_dict_file(os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"))
+    assert {key for key in pretrained if key.startswith(("embedding.", "encoder."))} <= set(saved)
+    assert any(key.startswith("output_layer") for key in saved)
+    sidecar = json.loads(open(output + ".config.json").read())
+    assert sidecar["labels_num"] == 2
+
+
+@pytest.mark.parametrize("kill_rank", [0, 1])
+def test_sigkill_during_an_fsdp_run_then_resume_auto_gives_the_same_weights(bert_runs, tmp_path, kill_rank):
+    kill_step = random.Random(SEED + kill_rank).randrange(2, STEPS + 1, 2)  # in an optimizer step (every 2nd)
+    why = f"rank {kill_rank} killed at step {kill_step}, UER_FAULT_SEED={SEED}"
+    with pytest.raises(Exception, match="signal|exited|Connection|closed"):  # torch.multiprocessing reports it
+        run(tmp_path, "bert", "fsdp", *BERT_FLAGS, synthetic_micro_batches=2, kill_step=kill_step,
+            kill_rank=kill_rank)
+    assert not os.path.exists(tmp_path / f"model.bin-{STEPS}"), why
+    run(tmp_path, "bert", "fsdp", *BERT_FLAGS, "--resume", "auto", synthetic_micro_batches=2)
+    assert_same_checkpoints(bert_runs["fsdp"], str(tmp_path), exact=True)
+
+
+def losses(directory: str) -> dict:
+    with open(os.path.join(directory, "losses.jsonl")) as handle:
+        return {entry["step"]: entry["loss"] for entry in map(json.loads, handle)}
+
+
+@pytest.mark.parametrize("parallel", ["fsdp", "ddp"])
+def test_resume_with_another_number_of_processes_continues_the_loss_curve(tmp_path, parallel):
+    """2 -> 1 and 1 -> 2 processes, from the state at step 6 of 12, on batches where the next token
+    follows from the current one (the loss falls fast, so restarting from scratch would show)."""
+    flags = ("--learning_rate", "3e-3", "--warmup", "0")
+    for saved_by, resumed_by in ((2, 1), (1, 2)):
+        straight = run(tmp_path / f"straight{saved_by}", "lm", parallel, *flags, processes=saved_by, steps=12,
+                       every=6, learnable=True)
+        resumed = tmp_path / f"resumed{saved_by}to{resumed_by}"
+        os.makedirs(resumed)
+        shutil.copytree(os.path.join(straight, "model.bin-6.state"), resumed / "model.bin-6.state")
+        run(resumed, "lm", parallel, *flags, "--resume", "auto", processes=resumed_by, steps=12, every=6,
+            learnable=True)
+        before, after = losses(straight), losses(str(resumed))
+        assert sorted(after) == list(range(7, 13))  # no step replayed, none missing
+        drop = before[1] - before[6]
+        assert drop > 1.0, before  # the batches are learnable: the curve falls
+        # Continuous: the first resumed steps are where the saved run was, not back at the start.
+        assert abs(after[7] - before[7]) < 0.25 * drop, (before, after)
+        assert after[12] < before[6], (before, after)
+        assert os.path.exists(resumed / "model.bin-12")
