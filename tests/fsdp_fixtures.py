@@ -5,7 +5,9 @@ itself mid-run."""
 import json
 import os
 import signal
+from argparse import Namespace
 from typing import Dict
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -68,5 +70,40 @@ def _patched_run(args) -> None:
         trainer.Trainer._optimizer_step, trainer.Trainer._report = step, report
 
 
-def fsdp_test_worker(args) -> None:
-    _patched_run(args)
+def jobs_worker(args) -> None:
+    """Every run of ``args.jobs`` (resolved options of the same number of processes, each with its
+    own --master_ip port), one after another in this rank's process: one start-up for them all."""
+    for job in args.jobs:
+        if job.world_size > 1:  # a single process runs in the caller's, which needs no rendezvous
+            os.environ["MASTER_PORT"] = str(urlparse(job.master_ip).port)
+        _patched_run(job)
+
+
+def overflow_on_one_rank(rank: int, port: int, out_dir: str) -> None:
+    """Two ranks shard a linear layer in float16; only rank 0's gradient shard overflows. Each rank
+    writes whether its shard changed and the scale afterwards: both must skip and back off (the
+    scaler's check on DTensor gradients is reduced over the ranks; a per-rank check would let
+    rank 1 step alone)."""
+    import torch.distributed as dist
+
+    from uer.training.fsdp import shard_model
+    from uer.training.runtime import make_grad_scaler
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)
+        model = shard_model(torch.nn.Sequential(torch.nn.Linear(4, 4)), 2, torch.float16)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+        scaler = make_grad_scaler(Namespace(fp16=True, parallel="fsdp"), torch.device("cpu"))
+        before = [p.to_local().clone() for p in model.parameters()]
+        scaler.scale(model(torch.ones(2, 4)).float().sum() * 1e-3).backward()  # finite in float16
+        if rank == 0:
+            model[0].weight.grad.to_local()[0, 0] = float("inf")
+        scaler.unscale_(optimizer)
+        scaler.step(optimizer)
+        scaler.update()
+        changed = any(not torch.equal(b, p.to_local()) for b, p in zip(before, model.parameters()))
+        with open(os.path.join(out_dir, f"overflow{rank}.json"), "w") as handle:
+            json.dump({"changed": changed, "scale": scaler.get_scale()}, handle)
+    finally:
+        dist.destroy_process_group()

@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import sys
 import time
+from argparse import Namespace
 
 import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.fsdp_fixtures import fsdp_test_worker
+from tests.fsdp_fixtures import jobs_worker, overflow_on_one_rank
 from tests.test_trainer_distributed import free_port
 from tests.trainer_fixtures import parse, write_tiny_files
 from uer.model_loader import load_state_dict_file
@@ -27,24 +28,36 @@ SEED = int(os.environ.get("UER_FAULT_SEED", time.time_ns() % 100_000))
 BERT_FLAGS = ("--tie_weights", "--max_grad_norm", "0.3", "--accumulation_steps", "2")
 
 
-def run(directory, target: str, parallel: str, *extra: str, processes: int = 2, steps: int = STEPS,
-        every: int = EVERY, **hooks) -> str:
-    """A synthetic pre-training run of the tiny model; returns its output directory."""
+def job(directory, target: str, parallel: str, *extra: str, processes: int = 2, steps: int = STEPS,
+        every: int = EVERY, **hooks) -> Namespace:
+    """The options of a synthetic pre-training run of the tiny model, writing to ``directory``."""
     args = parse(str(directory), target, "--total_steps", str(steps), "--save_checkpoint_steps", str(every),
                  "--keep_states", "0", "--report_steps", "1", "--dropout", "0", "--world_size", str(processes),
                  "--backend", "gloo", "--master_ip", f"tcp://127.0.0.1:{free_port()}", "--parallel", parallel, *extra)
     args.dump_dir = str(directory)
     for key, value in hooks.items():
         setattr(args, key, value)
-    launch(fsdp_test_worker, args)
-    return str(directory)
+    return args
+
+
+def run(*jobs: Namespace) -> None:
+    """Run the jobs one after another, in one start of their processes (start-ups dominate here)."""
+    carrier = Namespace(**vars(jobs[0]))
+    carrier.jobs = list(jobs)
+    launch(jobs_worker, carrier)
 
 
 @pytest.fixture(scope="module")
-def bert_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fsdp_bert")
-    return {parallel: run(root / parallel, "bert", parallel, *BERT_FLAGS, synthetic_micro_batches=2)
-            for parallel in ("ddp", "fsdp")}
+def runs(tmp_path_factory):
+    """BERT (tied output weights, clipping, accumulation, micro-batches) and T5 (shared embeddings),
+    each under DDP and FSDP on 2 processes."""
+    root = tmp_path_factory.mktemp("fsdp")
+    jobs = {f"bert_{p}": job(root / f"bert_{p}", "bert", p, *BERT_FLAGS, synthetic_micro_batches=2)
+            for p in ("ddp", "fsdp")}
+    jobs.update({f"t5_{p}": job(root / f"t5_{p}", "t5", p, "--share_embedding", "--tie_weights", steps=4, every=4)
+                 for p in ("ddp", "fsdp")})
+    run(*jobs.values())
+    return {name: args.dump_dir for name, args in jobs.items()}
 
 
 def assert_same_checkpoints(expected_dir: str, actual_dir: str, step: int = STEPS, exact: bool = False) -> None:
@@ -59,28 +72,27 @@ def assert_same_checkpoints(expected_dir: str, actual_dir: str, step: int = STEP
             torch.testing.assert_close(actual[key], expected[key], atol=1e-5, rtol=1e-5, msg=key)
 
 
-def test_fsdp_ends_with_the_weights_of_ddp_and_the_same_checkpoint_keys(bert_runs):
-    assert_same_checkpoints(bert_runs["ddp"], bert_runs["fsdp"])
-    sidecars = [json.loads(open(os.path.join(bert_runs[p], f"model.bin-{STEPS}.config.json")).read())
+def test_fsdp_ends_with_the_weights_of_ddp_and_the_same_checkpoint_keys(runs):
+    assert_same_checkpoints(runs["bert_ddp"], runs["bert_fsdp"])
+    sidecars = [json.loads(open(os.path.join(runs[f"bert_{p}"], f"model.bin-{STEPS}.config.json")).read())
                 for p in ("ddp", "fsdp")]
     assert sidecars[0] == sidecars[1]
-    initial = load_state_dict_file(os.path.join(bert_runs["fsdp"], "model.bin-4"))
-    final = load_state_dict_file(os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"))
+    initial = load_state_dict_file(os.path.join(runs["bert_fsdp"], "model.bin-4"))
+    final = load_state_dict_file(os.path.join(runs["bert_fsdp"], f"model.bin-{STEPS}"))
     assert any(not torch.equal(initial[key], final[key]) for key in final)  # it trained
 
 
-def test_t5_under_fsdp_ends_with_the_weights_of_ddp(tmp_path):
+def test_t5_under_fsdp_ends_with_the_weights_of_ddp(runs):
     """Encoder and decoder layers are shard units; the embeddings are shared by encoder and decoder."""
-    runs = {parallel: run(tmp_path / parallel, "t5", parallel, "--share_embedding", "--tie_weights",
-                          steps=6, every=6) for parallel in ("ddp", "fsdp")}
-    assert_same_checkpoints(runs["ddp"], runs["fsdp"], step=6)
+    assert_same_checkpoints(runs["t5_ddp"], runs["t5_fsdp"], step=4)
 
 
-def test_fsdp_holds_about_half_the_bytes_per_process(bert_runs):
+def test_fsdp_holds_about_half_the_bytes_per_process(runs):
     """Parameters + gradients + AdamW moments of each process, from its local shards, just before
     the last optimizer step."""
     totals = {}
-    for parallel, directory in bert_runs.items():
+    for parallel in ("ddp", "fsdp"):
+        directory = runs[f"bert_{parallel}"]
         ranks = [json.load(open(os.path.join(directory, f"bytes{rank}.json"))) for rank in (0, 1)]
         assert all(part > 0 for rank in ranks for part in rank.values()), ranks
         totals[parallel] = [sum(rank.values()) for rank in ranks]
@@ -89,7 +101,7 @@ def test_fsdp_holds_about_half_the_bytes_per_process(bert_runs):
     assert ratio <= 0.55, totals
 
 
-def test_run_classifier_fine_tunes_an_fsdp_checkpoint_under_fsdp(bert_runs, tmp_path):
+def test_run_classifier_fine_tunes_an_fsdp_checkpoint_under_fsdp(runs, tmp_path):
     """The FSDP checkpoint is an ordinary UER state dict: run_classifier.py loads it, here itself
     under --parallel fsdp (every rank evaluates; rank 0 writes the gathered weights)."""
     files = write_tiny_files(str(tmp_path))
@@ -102,7 +114,7 @@ def test_run_classifier_fine_tunes_an_fsdp_checkpoint_under_fsdp(bert_runs, tmp_
             lines.append(f"{label}\t{' '.join(words)}")
         (tmp_path / name).write_text("\n".join(lines) + "\n")
     output = str(tmp_path / "classifier.bin")
-    argv = ["--pretrained_model_path", os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"),
+    argv = ["--pretrained_model_path", os.path.join(runs["bert_fsdp"], f"model.bin-{STEPS}"),
             "--vocab_path", files["vocab"], "--config_path", files["config"], "--tokenizer", "space",
             "--train_path", str(tmp_path / "train.tsv"), "--dev_path", str(tmp_path / "dev.tsv"),
             "--test_path", str(tmp_path / "dev.tsv"), "--output_model_path", output, "--epochs_num", "4",
@@ -118,23 +130,23 @@ def test_run_classifier_fine_tunes_an_fsdp_checkpoint_under_fsdp(bert_runs, tmp_
     assert len(accuracies) == 5 and accuracies[-1] >= 0.9, done.stderr[-3000:]  # 4 epochs + the test set
     saved = load_state_dict_file(output)
     assert not any(hasattr(value, "to_local") for value in saved.values())
-    pretrained = load_state_dict_file(os.path.join(bert_runs["fsdp"], f"model.bin-{STEPS}"))
+    pretrained = load_state_dict_file(os.path.join(runs["bert_fsdp"], f"model.bin-{STEPS}"))
     assert {key for key in pretrained if key.startswith(("embedding.", "encoder."))} <= set(saved)
     assert any(key.startswith("output_layer") for key in saved)
     sidecar = json.loads(open(output + ".config.json").read())
     assert sidecar["labels_num"] == 2
 
 
-@pytest.mark.parametrize("kill_rank", [0, 1])
-def test_sigkill_during_an_fsdp_run_then_resume_auto_gives_the_same_weights(bert_runs, tmp_path, kill_rank):
-    kill_step = random.Random(SEED + kill_rank).randrange(2, STEPS + 1, 2)  # in an optimizer step (every 2nd)
+def test_sigkill_during_an_fsdp_run_then_resume_auto_gives_the_same_weights(runs, tmp_path):
+    rng = random.Random(SEED)
+    kill_rank, kill_step = rng.randrange(2), rng.randrange(2, STEPS + 1, 2)  # in an optimizer step (every 2nd)
     why = f"rank {kill_rank} killed at step {kill_step}, UER_FAULT_SEED={SEED}"
     with pytest.raises(Exception, match="signal|exited|Connection|closed"):  # torch.multiprocessing reports it
-        run(tmp_path, "bert", "fsdp", *BERT_FLAGS, synthetic_micro_batches=2, kill_step=kill_step,
-            kill_rank=kill_rank)
+        run(job(tmp_path, "bert", "fsdp", *BERT_FLAGS, synthetic_micro_batches=2, kill_step=kill_step,
+                kill_rank=kill_rank))
     assert not os.path.exists(tmp_path / f"model.bin-{STEPS}"), why
-    run(tmp_path, "bert", "fsdp", *BERT_FLAGS, "--resume", "auto", synthetic_micro_batches=2)
-    assert_same_checkpoints(bert_runs["fsdp"], str(tmp_path), exact=True)
+    run(job(tmp_path, "bert", "fsdp", *BERT_FLAGS, "--resume", "auto", synthetic_micro_batches=2))
+    assert_same_checkpoints(runs["bert_fsdp"], str(tmp_path), exact=True)
 
 
 def losses(directory: str) -> dict:
@@ -142,24 +154,49 @@ def losses(directory: str) -> dict:
         return {entry["step"]: entry["loss"] for entry in map(json.loads, handle)}
 
 
-@pytest.mark.parametrize("parallel", ["fsdp", "ddp"])
-def test_resume_with_another_number_of_processes_continues_the_loss_curve(tmp_path, parallel):
-    """2 -> 1 and 1 -> 2 processes, from the state at step 6 of 12, on batches where the next token
-    follows from the current one (the loss falls fast, so restarting from scratch would show)."""
-    flags = ("--learning_rate", "3e-3", "--warmup", "0")
-    for saved_by, resumed_by in ((2, 1), (1, 2)):
-        straight = run(tmp_path / f"straight{saved_by}", "lm", parallel, *flags, processes=saved_by, steps=12,
-                       every=6, learnable=True)
-        resumed = tmp_path / f"resumed{saved_by}to{resumed_by}"
-        os.makedirs(resumed)
-        shutil.copytree(os.path.join(straight, "model.bin-6.state"), resumed / "model.bin-6.state")
-        run(resumed, "lm", parallel, *flags, "--resume", "auto", processes=resumed_by, steps=12, every=6,
-            learnable=True)
-        before, after = losses(straight), losses(str(resumed))
-        assert sorted(after) == list(range(7, 13))  # no step replayed, none missing
+def test_resume_with_another_number_of_processes_continues_the_loss_curve(tmp_path):
+    """2 -> 1 and 1 -> 2 processes, under DDP and FSDP, from the state at step 6 of 12, on batches
+    where the next token follows from the current one (the loss falls fast, so restarting from
+    scratch would show)."""
+    flags = ("--learning_rate", "5e-3", "--warmup", "0")
+
+    def lm(directory, parallel, processes, *extra):
+        return job(directory, "lm", parallel, *flags, *extra, processes=processes, steps=12, every=6, learnable=True)
+
+    def resumed_from(saved, directory):
+        os.makedirs(directory)
+        shutil.copytree(os.path.join(saved, "model.bin-6.state"), os.path.join(directory, "model.bin-6.state"))
+        return str(directory)
+
+    one = lm(tmp_path / "one", "ddp", 1)
+    run(one)  # a single process runs in this one
+    curves = {}  # (saved by, resumed by, parallel): (directory of the saving run, of the resumed run)
+    two_way = []
+    for parallel in ("fsdp", "ddp"):
+        straight = lm(tmp_path / f"two_{parallel}", parallel, 2)
+        into_two = lm(resumed_from(one.dump_dir, tmp_path / f"1to2_{parallel}"), parallel, 2, "--resume", "auto")
+        two_way += [straight, into_two]
+        curves[(1, 2, parallel)] = (one.dump_dir, into_two.dump_dir)
+        curves[(2, 1, parallel)] = (straight.dump_dir, str(tmp_path / f"2to1_{parallel}"))
+    run(*two_way)
+    for parallel in ("fsdp", "ddp"):
+        saved, directory = curves[(2, 1, parallel)]
+        run(lm(resumed_from(saved, directory), parallel, 1, "--resume", "auto"))
+    for (saved_by, resumed_by, parallel), (saved, resumed) in curves.items():
+        why = f"{parallel}: saved by {saved_by} process(es), resumed by {resumed_by}"
+        before, after = losses(saved), losses(resumed)
+        assert sorted(after) == list(range(7, 13)), why  # no step replayed, none missing
         drop = before[1] - before[6]
-        assert drop > 1.0, before  # the batches are learnable: the curve falls
+        assert drop > 0.5, (why, before)  # the batches are learnable: the curve falls
         # Continuous: the first resumed steps are where the saved run was, not back at the start.
-        assert abs(after[7] - before[7]) < 0.25 * drop, (before, after)
-        assert after[12] < before[6], (before, after)
-        assert os.path.exists(resumed / "model.bin-12")
+        assert abs(after[7] - before[7]) < 0.25 * drop, (why, before, after)
+        assert after[12] < before[6], (why, before, after)
+        assert os.path.exists(os.path.join(resumed, "model.bin-12")), why
+
+
+def test_an_overflow_on_one_rank_skips_the_update_on_every_rank(tmp_path):
+    """--fp16 under FSDP: the loss scaler's overflow verdict is shared, so no rank steps alone."""
+    torch.multiprocessing.spawn(overflow_on_one_rank, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    results = [json.load(open(tmp_path / f"overflow{rank}.json")) for rank in (0, 1)]
+    assert [r["changed"] for r in results] == [False, False], results
+    assert results[0]["scale"] == results[1]["scale"] == 65536.0 / 2, results

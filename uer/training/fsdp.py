@@ -2,12 +2,12 @@
 
 Public API::
 
-    parallel_opts(group)                      # --parallel {ddp,fsdp}
-    model = shard_model(model, world_size, dtype)   # fully_shard on every transformer layer, then the root
-    is_sharded(model)                         # True for a model sharded here
-    scaler = sharded_grad_scaler(device, enabled)   # --fp16: ranks agree on overflow before stepping
-    with gradient_sync_fsdp(model, sync): ...         # reduce-scatter gradients in this backward or not
-    param_bytes(model, optimizer)             # this process's bytes of weights, gradients, optimizer state
+    parallel_opts(group)                           # --parallel {ddp,fsdp}
+    model = shard_model(model, world_size, dtype)  # fully_shard on every transformer layer, then the root
+    is_sharded(model)                              # True for a model sharded here
+    with gradient_sync_fsdp(model, sync): ...      # reduce-scatter gradients in this backward or not
+    local_value(norm)                              # a (DTensor) gradient norm as a plain tensor
+    param_bytes(model, optimizer)                  # this process's bytes of weights, gradients, optimizer state
 
 Each process keeps 1/N of every parameter, gradient and optimizer moment; a layer's full weights
 exist only while it runs (gathered before its forward and backward, freed after). Every
@@ -19,7 +19,9 @@ sharded at the root only: the whole model is gathered for each forward and backw
 
 With ``--bf16``/``--fp16`` the layers compute in that dtype while the sharded master weights, the
 gradient reduction and the optimizer stay float32 (``MixedPrecisionPolicy``). Sharded gradients
-are DTensors: ``clip_grad_norm_`` returns a DTensor norm (see :func:`local_value`).
+are DTensors: ``clip_grad_norm_`` returns a DTensor norm (see :func:`local_value`), and the
+``--fp16`` GradScaler's overflow check on them is reduced over the ranks by DTensor itself, so
+every rank skips or applies an update together (tests/test_fsdp.py checks it).
 
 The model is sharded in place (its class becomes an FSDP subclass, its parameters DTensors), so
 the optimizer is built after :func:`shard_model`. Every rank must take part in each forward
@@ -79,14 +81,6 @@ def shard_model(model: nn.Module, world_size: int, dtype: Optional[torch.dtype] 
     logger.info("FSDP: %d transformer layer(s) sharded one by one over %d processes%s", len(units), world_size,
                 f", {str(dtype).replace('torch.', '')} compute with float32 master weights" if dtype else "")
     return model
-
-
-def sharded_grad_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
-    """``--fp16`` under FSDP: each rank checks only its shards for overflow, so the verdict is
-    all-reduced before stepping (a plain GradScaler would let one rank skip and another step)."""
-    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
-
-    return ShardedGradScaler(device.type, enabled=enabled)
 
 
 def gradient_sync_fsdp(model: nn.Module, sync: bool) -> contextlib.nullcontext:

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from uer.training.fsdp import gradient_sync_fsdp, is_sharded, parallel_opts, shard_model, sharded_grad_scaler
+from uer.training.fsdp import gradient_sync_fsdp, is_sharded, parallel_opts, shard_model
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -239,10 +239,7 @@ def autocast(args: Any, device: torch.device) -> ContextManager:
 
 def make_grad_scaler(args: Any, device: torch.device) -> torch.amp.GradScaler:
     """A loss scaler for ``--fp16`` (bf16 has fp32's range and needs none); disabled otherwise."""
-    enabled = precision_dtype(args) is torch.float16
-    if getattr(args, "parallel", "ddp") == "fsdp" and dist.is_initialized() and dist.get_world_size() > 1:
-        return sharded_grad_scaler(device, enabled)
-    return torch.amp.GradScaler(device.type, enabled=enabled)
+    return torch.amp.GradScaler(device.type, enabled=precision_dtype(args) is torch.float16)
 
 
 class TrainingDiverged(UserInputError):
