@@ -18,7 +18,10 @@ from tests.fsdp_fixtures import jobs_worker, overflow_on_one_rank
 from tests.test_trainer_distributed import free_port
 from tests.trainer_fixtures import parse, write_tiny_files
 from uer.model_loader import load_state_dict_file
+from uer.model_builder import build_model
+from uer.training.fsdp import shard_model, shard_units
 from uer.training.runtime import launch
+from uer.utils.errors import UserInputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -200,3 +203,19 @@ def test_an_overflow_on_one_rank_skips_the_update_on_every_rank(tmp_path):
     results = [json.load(open(tmp_path / f"overflow{rank}.json")) for rank in (0, 1)]
     assert [r["changed"] for r in results] == [False, False], results
     assert results[0]["scale"] == results[1]["scale"] == 65536.0 / 2, results
+
+
+def test_ranks_training_different_heads_are_refused_under_fsdp():
+    """run_mt_classifier.py's batches train one task head each: FSDP would reduce different tensors
+    on different ranks, so it is refused with the way out (no process group is needed to say so)."""
+    with pytest.raises(UserInputError, match="--parallel ddp"):
+        shard_model(torch.nn.Linear(2, 2), 2, None, find_unused_parameters=True)
+
+
+def test_layers_are_shard_units_unless_one_layer_is_shared(tmp_path):
+    """Each transformer layer is gathered on its own; a shared layer and a recurrent encoder stay in
+    the root unit."""
+    args = parse(str(tmp_path), "t5")
+    assert len(shard_units(build_model(args, 99, 99))) == 2 * args.layers_num  # encoder and decoder
+    assert shard_units(build_model(parse(str(tmp_path), "bert", "--parameter_sharing"), 99)) == []
+    assert shard_units(build_model(parse(str(tmp_path), "lm", "--encoder", "lstm"), 99)) == []
