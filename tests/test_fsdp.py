@@ -219,3 +219,16 @@ def test_layers_are_shard_units_unless_one_layer_is_shared(tmp_path):
     assert len(shard_units(build_model(args, 99, 99))) == 2 * args.layers_num  # encoder and decoder
     assert shard_units(build_model(parse(str(tmp_path), "bert", "--parameter_sharing"), 99)) == []
     assert shard_units(build_model(parse(str(tmp_path), "lm", "--encoder", "lstm"), 99)) == []
+
+
+def test_one_process_runs_the_sharded_path_too(tmp_path, caplog):
+    """--parallel fsdp in one process (a GPU benchmark's smoke row): a group of one, the same
+    weights as without it, and the group gone afterwards."""
+    caplog.set_level("INFO")
+    for parallel in ("ddp", "fsdp"):
+        run(job(tmp_path / parallel, "bert", parallel, *BERT_FLAGS, processes=1, steps=4, every=4,
+                synthetic_micro_batches=2))
+        assert not torch.distributed.is_initialized()
+    assert any("FSDP: 2 transformer layer(s) sharded one by one over 1 processes" in r.getMessage()
+               for r in caplog.records)
+    assert_same_checkpoints(str(tmp_path / "ddp"), str(tmp_path / "fsdp"), step=4)

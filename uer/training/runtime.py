@@ -28,6 +28,7 @@ import contextlib
 import gc
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, List, Optional
 from urllib.parse import urlparse
@@ -128,8 +129,15 @@ def _configure_threads(device: torch.device) -> None:
     torch.set_num_threads(max(1, cores // max(1, local_processes)))
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def init_distributed(args: Any) -> DistContext:
-    """Pick the device and, when WORLD_SIZE > 1, join the process group (``env://`` rendezvous)."""
+    """Pick the device and, when WORLD_SIZE > 1 (or for ``--parallel fsdp``, which shards over a
+    group even of one process), join the process group (``env://`` rendezvous)."""
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -137,31 +145,34 @@ def init_distributed(args: Any) -> DistContext:
     _configure_threads(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if world_size > 1 and not dist.is_initialized():
+    sharded = getattr(args, "parallel", "ddp") == "fsdp"
+    if (world_size > 1 or sharded) and not dist.is_initialized():
         backend = getattr(args, "backend", "nccl")
         if backend == "nccl" and device.type != "cuda":
-            logger.warning("the nccl backend needs GPUs; using gloo on CPU")
+            if world_size > 1:
+                logger.warning("the nccl backend needs GPUs; using gloo on CPU")
             backend = "gloo"
-        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world_size)
+        init = "env://" if "MASTER_PORT" in os.environ else f"tcp://127.0.0.1:{_free_port()}"  # one plain process
+        dist.init_process_group(backend, init_method=init, rank=rank, world_size=world_size)
     return DistContext(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
 
 
 def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool = False,
                 args: Any = None) -> nn.Module:
-    """The one place that wraps a model for data parallelism when world_size > 1: DDP, or with
-    ``--parallel fsdp`` FSDP2 (in place; build the optimizer after this call)."""
-    if not ctx.distributed:
-        return model
+    """The one place that wraps a model for data parallelism: DDP when world_size > 1, or with
+    ``--parallel fsdp`` FSDP2 (in place, one process included; build the optimizer after this call)."""
     if uses_fsdp(args, ctx):
         return shard_model(model, ctx.world_size, precision_dtype(args), find_unused_parameters)
+    if not ctx.distributed:
+        return model
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
                                                find_unused_parameters=find_unused_parameters)
 
 
 def uses_fsdp(args: Any, ctx: DistContext) -> bool:
-    """``--parallel fsdp`` in a run of several processes (one process has nothing to shard)."""
-    return getattr(args, "parallel", "ddp") == "fsdp" and ctx.distributed
+    """``--parallel fsdp`` (with one process too: a smoke test of the sharded path, e.g. on one GPU)."""
+    return getattr(args, "parallel", "ddp") == "fsdp" and dist.is_available() and dist.is_initialized()
 
 
 def gradient_sync(model: nn.Module, sync: bool) -> Any:
@@ -175,7 +186,7 @@ def gradient_sync(model: nn.Module, sync: bool) -> Any:
 def shutdown(ctx: DistContext) -> None:
     """Destroy the process group, after collecting what still holds it: a DDP wrapper left in a
     reference cycle would otherwise reach its reducer's destructor after the group is gone."""
-    if ctx.distributed and dist.is_initialized():
+    if dist.is_initialized() and (ctx.distributed or dist.get_world_size() == 1):  # one process: --parallel fsdp
         gc.collect()
         dist.destroy_process_group()
 
