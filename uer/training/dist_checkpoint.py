@@ -49,6 +49,22 @@ def save_sharded(directory: str, model: nn.Module, optimizer: torch.optim.Optimi
 def load_sharded(directory: str, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Read ``directory`` into ``model`` and ``optimizer``, resharded to this run's processes."""
     payload = _payload(model, optimizer)
+    _require_same_tensors(directory, payload["model"])
     with _quiet():
         dcp.load(payload, storage_reader=dcp.FileSystemReader(directory), no_dist=_single_process())
     set_state_dict(model, optimizer, model_state_dict=payload["model"], optim_state_dict=payload["optimizer"])
+
+
+def _require_same_tensors(directory: str, model_state: Dict[str, Any]) -> None:
+    """DCP fills the tensors the model asks for and ignores the others: a state of a deeper model
+    would load into a shallower one without a word. The names must match exactly."""
+    saved = {key[len("model."):] for key in dcp.FileSystemReader(directory).read_metadata().state_dict_metadata
+             if key.startswith("model.")}
+    missing, unused = sorted(set(model_state) - saved), sorted(saved - set(model_state))
+    if missing or unused:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of the model's tensors are not in it ({', '.join(missing[:3])})")
+        if unused:
+            parts.append(f"{len(unused)} of its tensors are not in the model ({', '.join(unused[:3])})")
+        raise ValueError("; ".join(parts))
