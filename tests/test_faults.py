@@ -54,7 +54,8 @@ FLAGS = ("--total_steps", str(TOTAL), "--save_checkpoint_steps", str(EVERY), "--
          "--warmup", "0.3", "--report_steps", "1")
 
 # Runs pretrain.py and SIGKILLs itself at step K: inside the optimizer step ("step"), or halfway
-# through writing the training state of step K ("save": the temporary file is left half-written).
+# through writing the training state of step K ("save": the weights are written, the metadata
+# half-written, and the directory keeps its temporary name).
 KILLED_PRETRAIN = r"""
 import os, signal, sys
 mode, kill_step, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -71,17 +72,15 @@ if mode == "step":
         return step(self)
     uer.trainer.Trainer._optimizer_step = dying_step
 else:
-    write_atomically = uer.model_saver.atomic_write
-    def dying_write(path, write):
-        if not path.endswith(f"-{kill_step}.state"):
-            return write_atomically(path, write)
-        def half(temp):
-            write(temp)
-            with open(temp, "r+b") as handle:
-                handle.truncate(os.path.getsize(temp) // 2)
-            die()
-        return write_atomically(path, half)
-    uer.training.train_state.atomic_write = dying_write
+    write_meta = uer.training.train_state.write_meta
+    def dying_write(path, meta):
+        if meta["step"] != kill_step:
+            return write_meta(path, meta)
+        write_meta(path, meta)
+        with open(path, "r+b") as handle:
+            handle.truncate(os.path.getsize(path) // 2)
+        die()
+    uer.training.train_state.write_meta = dying_write
 import pretrain
 pretrain.main(argv)
 """

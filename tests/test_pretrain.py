@@ -55,7 +55,7 @@ def test_resume_with_the_real_loader_matches_an_uninterrupted_run(tmp_path):
     pretrain.main(pretrain_args(straight, dataset, vocab, "bert", *flags))
     resumed = tmp_path / "resumed"
     os.makedirs(resumed / "out")
-    shutil.copy(straight / "out" / "model.bin-3.state", resumed / "out" / "model.bin-3.state")
+    shutil.copytree(straight / "out" / "model.bin-3.state", resumed / "out" / "model.bin-3.state")
     pretrain.main(pretrain_args(resumed, dataset, vocab, "bert", *flags, "--resume", "auto"))
     expected = load_state_dict_file(str(straight / "out" / "model.bin-6"))
     actual = load_state_dict_file(str(resumed / "out" / "model.bin-6"))

@@ -15,6 +15,7 @@ from uer.targets import TARGETS
 from uer.trainer import Trainer, check_plan
 from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.training.runtime import DistContext, NonFiniteGuard, TrainingDiverged
+from uer.training.dist_checkpoint import load_sharded
 from uer.training.train_state import find_latest_state, load_train_state
 from uer.training.train_stats import StatsWindow, format_report
 from uer.utils.errors import UserInputError
@@ -62,6 +63,28 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(tmp_path):
     expected = load_state_dict_file(str(straight / "model.bin-6"))
     actual = load_state_dict_file(str(stopped / "model.bin-6"))
     assert expected.keys() == actual.keys()
+    for key in expected:
+        assert torch.equal(expected[key], actual[key]), key
+
+
+def test_a_single_file_state_of_the_previous_format_still_resumes(tmp_path):
+    """Format 1 (one torch.save file holding the model and optimizer too, written before states
+    became torch.distributed.checkpoint directories) is still read: built here from the format-2
+    state of step 3, it resumes to the weights of the uninterrupted run."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    common = ("--total_steps", "6", "--save_checkpoint_steps", "3", "--keep_states", "0", "--dropout", "0.1")
+    synthetic_worker(parse(str(straight), "bert", *common))
+    state = load_train_state(str(straight / "model.bin-3.state"))
+    assert state["format"] == 2 and os.path.isdir(state["checkpoint"])
+    args = parse(str(resumed), "bert", *common)
+    model = build_model(args, 99)
+    optimizer = build_optimizer(model, args)
+    load_sharded(state.pop("checkpoint"), model, optimizer)
+    torch.save({**state, "format": 1, "model": model.state_dict(), "optimizer": optimizer.state_dict()},
+               tmp_path / "old.state")
+    synthetic_worker(parse(str(resumed), "bert", *common, "--resume", str(tmp_path / "old.state")))
+    expected = load_state_dict_file(str(straight / "model.bin-6"))
+    actual = load_state_dict_file(str(resumed / "model.bin-6"))
     for key in expected:
         assert torch.equal(expected[key], actual[key]), key
 

@@ -12,6 +12,7 @@ import torch
 from tests.trainer_fixtures import REPO, dumping_worker, parse
 from uer.model_builder import build_model
 from uer.training.runtime import init_distributed, launch
+from uer.training.train_state import load_train_state
 from uer.utils.errors import UserInputError
 from uer.utils.seed import set_seed
 
@@ -34,7 +35,7 @@ def assert_ranks_agree_and_trained(directory, args):
     saved = torch.load(os.path.join(directory, "model.bin-4"))
     for key in rank0:
         assert torch.equal(saved[key], rank0[key]), key
-    state = torch.load(os.path.join(directory, "model.bin-4.state"), weights_only=True)
+    state = load_train_state(os.path.join(directory, "model.bin-4.state"))
     assert state["world_size"] == 2 and len(state["ranks"]) == 2
     # The two ranks read different data: their loader positions differ.
     assert state["ranks"][0]["loader"] != state["ranks"][1]["loader"]

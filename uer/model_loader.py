@@ -61,9 +61,22 @@ def load_state_dict_into(model: nn.Module, state_dict: Dict[str, torch.Tensor], 
         usable[key] = tensor
         report.loaded.append(key)
     report.missing = [key for key in own if key not in usable]
-    model.load_state_dict(usable, strict=False)
+    copy_into(model, usable)
     logger.info("%s: %s", source, report.summary())
     return report
+
+
+def copy_into(model: nn.Module, state_dict: Dict[str, torch.Tensor]) -> None:
+    """``load_state_dict(strict=False)``; a model sharded by FSDP2 takes the full tensors on every
+    rank (all ranks call this) and each keeps its own shards."""
+    from torch.distributed.fsdp import FSDPModule
+
+    if isinstance(model, FSDPModule):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        set_model_state_dict(model, state_dict, options=StateDictOptions(full_state_dict=True, strict=False))
+    else:
+        model.load_state_dict(state_dict, strict=False)
 
 
 BACKBONE_PREFIXES = ("embedding.", "encoder.")

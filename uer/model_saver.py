@@ -5,6 +5,7 @@ from argparse import Namespace
 from typing import Any, Dict, Optional
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 
 from uer.utils.config import sidecar_path
@@ -75,10 +76,33 @@ def model_config(args: Namespace, extra: Optional[Dict[str, Any]] = None) -> Dic
     return config
 
 
+def full_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The model's whole state dict with its own key names. A model sharded by FSDP2 holds 1/N of
+    each tensor: they are gathered to rank 0's CPU memory (every rank must call this; the others
+    get an empty dict)."""
+    model = unwrap(model)
+    from torch.distributed.fsdp import FSDPModule
+
+    if isinstance(model, FSDPModule):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return model.state_dict()
+
+
+def writes_files() -> bool:
+    """Rank 0 of a process group, or a process outside one."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def save_model(model: nn.Module, path: str, args: Optional[Namespace] = None,
                extra: Optional[Dict[str, Any]] = None) -> None:
-    """Write the weights at ``path`` and, with ``args``, the sidecar ``<path>.config.json``."""
-    save_state_dict(unwrap(model).state_dict(), path)
+    """Write the weights at ``path`` and, with ``args``, the sidecar ``<path>.config.json``. Under
+    FSDP every rank calls this (the weights are gathered) and rank 0 writes."""
+    state = full_state_dict(model)
+    if not writes_files():
+        return
+    save_state_dict(state, path)
     if args is not None:
         config = model_config(args, extra)
         text = json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True)

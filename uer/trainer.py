@@ -33,8 +33,9 @@ from uer.training.optimizers import build_optimizer, build_scheduler
 from uer.utils.errors import UserInputError
 from uer.training.runtime import (DistContext, NonFiniteGuard, autocast, barrier, check_precision, gather_objects,
                                   gradient_sync, init_distributed, launch, make_grad_scaler, parallelize,
-                                  setup_logging, shutdown, single_process_weights)
+                                  setup_logging, shutdown, single_process_weights, uses_fsdp)
 from uer.embeddings.word_embedding import set_grads_in_place
+from uer.training.fsdp import is_sharded, local_value
 from uer.utils.seed import set_seed
 from uer.training.train_state import (checkpoint_path, load_train_state, prune_states, rank_state, resolve_resume,
                                    restore_train_state, save_train_state, state_path)
@@ -195,7 +196,7 @@ class Trainer:
         scaling = self.scaler.is_enabled()
         if scaling:
             self.scaler.unscale_(self.optimizer)
-        finite = bool(torch.isfinite(self._grad_norm()))  # the loop's one sync per optimizer step
+        finite = bool(torch.isfinite(local_value(self._grad_norm())))  # the loop's one sync per optimizer step
         if scaling:
             self.scaler.step(self.optimizer)  # skips the update itself on overflow
             self.scaler.update()
@@ -229,12 +230,14 @@ class Trainer:
     def save(self) -> None:
         """Model checkpoint ``<output_model_path>-<step>`` (+ sidecar) and its training state."""
         ranks = gather_objects(rank_state(self.ctx.device, self.loader), self.ctx)
+        output = self.args.output_model_path
+        if self.ctx.is_main or is_sharded(self.model):  # FSDP gathers the full weights from every rank
+            save_model(self.model, checkpoint_path(output, self.step), self.save_args)
+        # Every rank writes its part of the state (its optimizer shards under FSDP).
+        save_train_state(state_path(output, self.step), self.step, self.model, self.optimizer, self.scheduler,
+                         self.scaler, ranks, self.args, self.ctx)
         if not self.ctx.is_main:
             return
-        output = self.args.output_model_path
-        save_model(self.model, checkpoint_path(output, self.step), self.save_args)
-        save_train_state(state_path(output, self.step), self.step, self.model, self.optimizer, self.scheduler,
-                         self.scaler, ranks, self.args)
         prune_states(output, getattr(self.args, "keep_states", 1))
         logger.info("saved %s (training state: %s)", checkpoint_path(output, self.step), state_path(output, self.step))
 
@@ -300,6 +303,9 @@ def pretrain_worker(args: Any) -> "Trainer":
             logger.info("initialised from %s: %s", args.pretrained_model_path, report.summary())
         model.to(ctx.device)
         prepare_layers(model, args, ctx.device)
+        sharded = uses_fsdp(args, ctx)
+        if sharded:  # FSDP shards in place and the optimizer must see the shards
+            model = parallelize(model, ctx, args=args)
         optimizer = build_optimizer(model, args)
         scheduler = build_scheduler(optimizer, args, optimizer_steps(args))
         scaler = make_grad_scaler(args, ctx.device)
@@ -314,15 +320,15 @@ def pretrain_worker(args: Any) -> "Trainer":
             del state
             logger.info("resumed from %s at step %d", resume_path, start_step)
         batches: Iterator = iter(loader)
-        if ctx.distributed:
+        if ctx.distributed and not sharded:
             first = next(batches)
             needs_search = any(gather_objects(bool(unused_parameters(model, first, args, ctx)), ctx))
             batches = itertools.chain([first], batches)
-            model = parallelize(model, ctx, find_unused_parameters=needs_search)
+            model = parallelize(model, ctx, find_unused_parameters=needs_search, args=args)
         set_grads_in_place(unwrap(model), single_process_weights(args, ctx))
         params = sum(p.numel() for p in unwrap(model).parameters())
-        logger.info("%s target, %.2fM parameters, %s x %d process(es), %d instances per optimizer step",
-                    args.target, params / 1e6, ctx.device.type, ctx.world_size,
+        logger.info("%s target, %.2fM parameters, %s x %d process(es)%s, %d instances per optimizer step",
+                    args.target, params / 1e6, ctx.device.type, ctx.world_size, " (FSDP)" if sharded else "",
                     args.batch_size * ctx.world_size * args.accumulation_steps)
         trainer = Trainer(args, ctx, model, loader, optimizer, scheduler, scaler,
                           save_args=with_vocab(args, vocab_size, tgt_vocab_size), start_step=start_step)

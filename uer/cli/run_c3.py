@@ -13,7 +13,8 @@ model kept at --output_model_path; a --test_path with answers is then scored wit
 import logging
 from typing import List, Optional
 
-from uer.finetune import check_seq_length, fit, load_for_inference, load_pretrained, save_finetuned, start_session
+from uer.finetune import (check_seq_length, evaluates_here, fit, load_for_inference, load_pretrained, save_finetuned,
+                          start_session)
 from uer.finetune.multiple_choice import choice_opts, evaluate_choices, read_c3
 from uer.finetune.options import finetune_parser
 from uer.models.multiple_choice import MultipleChoice
@@ -40,7 +41,7 @@ def worker(args) -> None:
         evaluate=lambda m: evaluate_choices(m, dev, args, ctx).accuracy,
         save=lambda m: save_finetuned(m, args.output_model_path, args, extra, ctx))
 
-    if test is not None and ctx.is_main:
+    if test is not None and evaluates_here(model, ctx):
         load_for_inference(model, args.output_model_path)
         logger.info("Test set evaluation (best model, %s):", args.output_model_path)
         evaluate_choices(model, test, args, ctx)

@@ -13,7 +13,7 @@ inference needs), then scored on the test set.
 import logging
 from typing import List, Optional
 
-from uer.finetune import (PairEncoder, check_seq_length, evaluate_classifier, fit, load_for_inference,
+from uer.finetune import (PairEncoder, check_seq_length, evaluate_classifier, evaluates_here, fit, load_for_inference,
                           load_pretrained, read_classification, save_finetuned, start_session)
 from uer.finetune.options import finetune_parser, soft_target_opts
 from uer.models.classifier import Classifier
@@ -43,7 +43,7 @@ def worker(args) -> None:
         evaluate=lambda m: evaluate_classifier(m, dev, args, ctx).accuracy,
         save=lambda m: save_finetuned(m, args.output_model_path, args, extra, ctx))
 
-    if test is not None and ctx.is_main:
+    if test is not None and evaluates_here(model, ctx):
         load_for_inference(model, args.output_model_path)
         logger.info("Test set evaluation (best model, %s):", args.output_model_path)
         evaluate_classifier(model, test, args, ctx, report=True)

@@ -15,7 +15,8 @@ given, is scored with it.
 import logging
 from typing import List, Optional
 
-from uer.finetune import check_seq_length, fit, load_for_inference, load_pretrained, save_finetuned, start_session
+from uer.finetune import (check_seq_length, evaluates_here, fit, load_for_inference, load_pretrained, save_finetuned,
+                          start_session)
 from uer.finetune.mrc import build_windows, check_mrc_args, evaluate_mrc, mrc_opts, read_mrc
 from uer.finetune.options import finetune_parser
 from uer.models.mrc import MachineReadingComprehension
@@ -48,7 +49,7 @@ def worker(args) -> None:
         evaluate=lambda m: evaluate_mrc(m, dev_examples, dev, args, ctx)["avg"],
         save=lambda m: save_finetuned(m, args.output_model_path, args, extra, ctx))
 
-    if args.test_path and ctx.is_main:
+    if args.test_path and evaluates_here(model, ctx):
         test_examples, test = evaluation[1]
         load_for_inference(model, args.output_model_path)
         logger.info("Test set evaluation (best model, %s):", args.output_model_path)

@@ -16,8 +16,9 @@ and the loss is soft_alpha * MSE(logits, teacher) + (1 - soft_alpha) * cross-ent
 import logging
 from typing import List, Optional
 
-from uer.finetune import (PairEncoder, TaskDataset, check_seq_length, fit, load_for_inference, load_pretrained,
-                          mean_reciprocal_rank, predict, read_classification, save_finetuned, softmax, start_session)
+from uer.finetune import (PairEncoder, TaskDataset, check_seq_length, evaluates_here, fit, load_for_inference,
+                          load_pretrained, mean_reciprocal_rank, predict, read_classification, save_finetuned, softmax,
+                          start_session)
 from uer.finetune.options import finetune_parser, soft_target_opts
 from uer.models.classifier import Classifier
 from uer.tokenizers import build_tokenizer
@@ -73,7 +74,7 @@ def worker(args) -> None:
     fit(model, train, args, ctx, evaluate=lambda m: evaluate_mrr(m, dev, args, ctx),
         save=lambda m: save_finetuned(m, args.output_model_path, args, extra, ctx))
 
-    if test is not None and ctx.is_main:
+    if test is not None and evaluates_here(model, ctx):
         load_for_inference(model, args.output_model_path)
         logger.info("Test set evaluation (best model, %s):", args.output_model_path)
         evaluate_mrr(model, test, args, ctx)

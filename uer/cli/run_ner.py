@@ -12,7 +12,7 @@ after every epoch selects the model kept at --output_model_path; then the test s
 import logging
 from typing import List, Optional
 
-from uer.finetune import (check_seq_length, evaluate_tagger, fit, load_for_inference, load_pretrained,
+from uer.finetune import (check_seq_length, evaluate_tagger, evaluates_here, fit, load_for_inference, load_pretrained,
                           read_label2id, read_tagging, save_finetuned, start_session)
 from uer.finetune.options import finetune_parser, tagging_opts
 from uer.models.tagger import Tagger
@@ -40,7 +40,7 @@ def worker(args) -> None:
         evaluate=lambda m: evaluate_tagger(m, dev, id2label, args, ctx)["f1"],
         save=lambda m: save_finetuned(m, args.output_model_path, args, extra, ctx))
 
-    if test is not None and ctx.is_main:
+    if test is not None and evaluates_here(model, ctx):
         load_for_inference(model, args.output_model_path)
         logger.info("Test set evaluation (best model, %s):", args.output_model_path)
         evaluate_tagger(model, test, id2label, args, ctx)

@@ -2,7 +2,7 @@
 
 See docs/architecture.md, section "Fine-tuning", for the API and how to add a task.
 """
-from uer.finetune.checkpoint import fold_path, load_for_inference, load_pretrained, read_sidecar, save_finetuned
+from uer.finetune.checkpoint import evaluates_here, fold_path, load_for_inference, load_pretrained, read_sidecar, save_finetuned
 from uer.finetune.classification import (ClassificationResult, evaluate_classifier, prediction_lines,
                                          read_classification)
 from uer.finetune.inputs import MixedBatches, PairEncoder, TaskDataset, check_seq_length, pad_stack, truncate_pair
@@ -15,6 +15,7 @@ from uer.finetune.trainer import FitResult, fit
 from uer.finetune.tsv import TsvRow, parse_floats, parse_label, read_json_file, read_label2id, read_tsv
 
 __all__ = [
+    "evaluates_here",
     "ClassificationResult", "FitResult", "MixedBatches", "PairEncoder", "TaskDataset", "TsvRow", "accuracy",
     "check_seq_length", "classification_report", "confusion_matrix", "entity_prf", "evaluate_classifier",
     "evaluate_tagger", "extract_entities", "fit", "fold_path", "load_for_inference", "load_pretrained",

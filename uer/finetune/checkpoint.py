@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from uer.model_loader import LoadReport, load_model, require_backbone
 from uer.model_saver import save_model
+from uer.training.fsdp import is_sharded
 from uer.training.runtime import DistContext
 from uer.utils.config import sidecar_path
 from uer.utils.errors import UserInputError
@@ -51,9 +52,16 @@ def load_for_inference(model: nn.Module, path: str) -> LoadReport:
 
 
 def save_finetuned(model: nn.Module, path: str, args: Namespace, extra: Dict[str, Any], ctx: DistContext) -> None:
-    """Weights with UER-py key names plus the sidecar inference needs (rank 0 only)."""
-    if ctx.is_main:
+    """Weights with UER-py key names plus the sidecar inference needs (rank 0 writes; under FSDP
+    every rank calls this, to gather the weights)."""
+    if ctx.is_main or is_sharded(model):
         save_model(model, path, args, extra={"format_version": 1, **extra})
+
+
+def evaluates_here(model: nn.Module, ctx: DistContext) -> bool:
+    """Whether this rank runs an evaluation outside ``fit``: rank 0 alone, or every rank when the
+    model is sharded (FSDP: each forward gathers weights from all ranks; only rank 0 logs)."""
+    return ctx.is_main or is_sharded(model)
 
 
 def read_sidecar(model_path: str) -> Dict[str, Any]:

@@ -18,7 +18,7 @@ def infer_parser(description: str) -> argparse.ArgumentParser:
     """Model path, test/prediction paths, model and tokenizer options, device and precision."""
     parser = script_parser(description)
     infer_opts(parser)
-    distributed_opts(parser)
+    distributed_opts(parser, training=False)
     precision_opts(parser)
     return parser
 

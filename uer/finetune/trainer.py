@@ -38,7 +38,8 @@ from uer.training.runtime import (DIVERGENCE_ADVICE, DistContext, NonFiniteGuard
                                   barrier, gather_objects, gradient_sync, make_grad_scaler, parallelize,
                                   single_process_weights)
 from uer.training.train_stats import memory_field, peak_device_memory
-from uer.training.train_state import load_train_state, rank_state, restore_train_state, save_train_state
+from uer.training.fsdp import is_sharded
+from uer.training.train_state import load_train_state, rank_state, remove_state, restore_train_state, save_train_state
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,8 @@ def fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         state_path = args.output_model_path + ".state"
     with InterruptRequest() as interrupt:
         result = _fit(model, train_data, args, ctx, evaluate, save, find_unused_parameters, state_path, interrupt)
-    if ctx.is_main and state_path and os.path.exists(state_path):
-        os.remove(state_path)  # the run is complete: a later --resume auto must not go back to a stale state
+    if ctx.is_main and state_path and os.path.lexists(state_path):
+        remove_state(state_path)  # the run is complete: a later --resume auto must not go back to a stale state
     return result
 
 
@@ -144,18 +145,20 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
     prepare_layers(model, args, ctx.device)
     first_epoch = epoch_batches(train_data, args, 1, ctx)
     total_steps = len(first_epoch) * args.epochs_num
+    # FSDP shards the model in place: the optimizer is built on the shards, the state restored into them.
+    wrapped = parallelize(model, ctx, find_unused_parameters=find_unused_parameters, args=args)
+    every_rank = is_sharded(model)  # a sharded model's forward and its full weights need every rank
     optimizer = build_optimizer(model, args)
     scheduler = build_scheduler(optimizer, args, total_steps)
     scaler = make_grad_scaler(args, ctx.device)
     guard = NonFiniteGuard()
     result, position = FitResult(), FitPosition()
     resumed = resume_path(args, state_path)
-    if resumed:  # before DDP wraps the model
+    if resumed:
         result.steps = restore_train_state(load_train_state(resumed), ctx, model, optimizer, scheduler, scaler,
                                            position, args, source=resumed)
         result.best_metric, result.best_epoch = position.best_metric, position.best_epoch
         logger.info("resumed from %s: epoch %d after step %d", resumed, position.epoch, position.step)
-    wrapped = parallelize(model, ctx, find_unused_parameters=find_unused_parameters)
     set_grads_in_place(model, single_process_weights(args, ctx))
     max_norm = getattr(args, "max_grad_norm", 0.0) or 0.0
     logger.info("training on %d examples: %d epochs of %d steps (batch size %d, %s order, %d process(es))",
@@ -212,8 +215,10 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
         memory = memory_field(peak_device_memory(ctx.device))
         logger.info("epoch %d: %d steps, %d examples in %.1f s (%.1f examples/s)%s", epoch, len(batches),
                     examples, progress.elapsed, rate, f", {memory}" if memory else "")
-        if evaluate is not None and ctx.is_main:
+        if evaluate is not None and (ctx.is_main or every_rank):
             metric = evaluate(unwrap(model))
+            if every_rank:  # every rank evaluated the same weights on the same data; rank 0 decides
+                metric = gather_objects(metric, ctx)[0]
             if result.best_metric is None or metric > result.best_metric:
                 result.best_metric, result.best_epoch = metric, epoch
                 if save is not None:
@@ -221,7 +226,7 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
                     logger.info("epoch %d: best so far (%.4f), model saved", epoch, metric)
         barrier(ctx)
     if evaluate is None and save is not None:
-        if ctx.is_main:
+        if ctx.is_main or every_rank:
             save(unwrap(model))
         barrier(ctx)
     return result
@@ -229,10 +234,8 @@ def _fit(model: nn.Module, train_data: Any, args: Namespace, ctx: DistContext,
 
 def save_fit_state(path: Optional[str], steps: int, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any,
                    position: FitPosition, args: Namespace, ctx: DistContext) -> None:
-    """The resumable state of an interrupted fit (rank 0 writes it; every rank's random state is in it)."""
+    """The resumable state of an interrupted fit (every rank writes its part; every rank's random state is in it)."""
     ranks = gather_objects(rank_state(ctx.device, position), ctx)
     if not path:
         raise TrainingInterrupted("interrupted: no --output_model_path to save a training state beside")
-    if ctx.is_main:
-        save_train_state(path, steps, unwrap(model), optimizer, scheduler, scaler, ranks, args)
-    barrier(ctx)
+    save_train_state(path, steps, unwrap(model), optimizer, scheduler, scaler, ranks, args, ctx)

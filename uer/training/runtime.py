@@ -5,7 +5,7 @@ Public API::
     distributed_opts(parser)            # --world_size --gpu_ranks --master_ip --backend --device
     launch(worker, args)                # worker(args) here, or one spawned process per local rank
     ctx = init_distributed(args)        # DistContext(rank, local_rank, world_size, device, is_main)
-    model = parallelize(model, ctx)     # DistributedDataParallel when world_size > 1
+    model = parallelize(model, ctx, args=args)   # DDP, or FSDP2 with --parallel fsdp (uer/training/fsdp.py)
     with autocast(args, ctx.device): ...             # --fp16 / --bf16 (torch.amp)
     scaler = make_grad_scaler(args, ctx.device)      # enabled only for --fp16
     setup_logging(ctx); is_main_process(); shutdown(ctx)
@@ -28,6 +28,7 @@ import contextlib
 import gc
 import logging
 import os
+import socket
 from argparse import Namespace
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, List, Optional
@@ -37,6 +38,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from uer.training.fsdp import gradient_sync_fsdp, is_sharded, parallel_opts, shard_model
 from uer.utils.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -60,8 +62,10 @@ class DistContext:
         return self.world_size > 1
 
 
-def distributed_opts(parser: argparse.ArgumentParser) -> None:
+def distributed_opts(parser: argparse.ArgumentParser, training: bool = True) -> None:
     group = parser.add_argument_group("devices and processes")
+    if training:
+        parallel_opts(group)
     group.add_argument("--world_size", type=int, default=1, help="Total number of processes (all nodes).")
     group.add_argument("--gpu_ranks", type=int, nargs="+", default=[],
                        help="Global ranks run on this node, one process per entry, on local GPUs 0, 1, ...")
@@ -126,8 +130,15 @@ def _configure_threads(device: torch.device) -> None:
     torch.set_num_threads(max(1, cores // max(1, local_processes)))
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def init_distributed(args: Any) -> DistContext:
-    """Pick the device and, when WORLD_SIZE > 1, join the process group (``env://`` rendezvous)."""
+    """Pick the device and, when WORLD_SIZE > 1 (or for ``--parallel fsdp``, which shards over a
+    group even of one process), join the process group (``env://`` rendezvous)."""
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -135,17 +146,24 @@ def init_distributed(args: Any) -> DistContext:
     _configure_threads(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if world_size > 1 and not dist.is_initialized():
+    sharded = getattr(args, "parallel", "ddp") == "fsdp"
+    if (world_size > 1 or sharded) and not dist.is_initialized():
         backend = getattr(args, "backend", "nccl")
         if backend == "nccl" and device.type != "cuda":
-            logger.warning("the nccl backend needs GPUs; using gloo on CPU")
+            if world_size > 1:
+                logger.warning("the nccl backend needs GPUs; using gloo on CPU")
             backend = "gloo"
-        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world_size)
+        init = "env://" if "MASTER_PORT" in os.environ else f"tcp://127.0.0.1:{_free_port()}"  # one plain process
+        dist.init_process_group(backend, init_method=init, rank=rank, world_size=world_size)
     return DistContext(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
 
 
-def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool = False) -> nn.Module:
-    """The one place that wraps a model for data parallelism (DDP when world_size > 1)."""
+def parallelize(model: nn.Module, ctx: DistContext, find_unused_parameters: bool = False,
+                args: Any = None) -> nn.Module:
+    """The one place that wraps a model for data parallelism: DDP when world_size > 1, or with
+    ``--parallel fsdp`` FSDP2 (in place, one process included; build the optimizer after this call)."""
+    if uses_fsdp(args, ctx):
+        return shard_model(model, ctx.world_size, precision_dtype(args), find_unused_parameters)
     if not ctx.distributed:
         return model
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -159,16 +177,23 @@ def single_process_weights(args: Namespace, ctx: DistContext) -> bool:
     return not ctx.distributed and getattr(args, "parallel", "ddp") == "ddp"
 
 
+def uses_fsdp(args: Any, ctx: DistContext) -> bool:
+    """``--parallel fsdp`` (with one process too: a smoke test of the sharded path, e.g. on one GPU)."""
+    return getattr(args, "parallel", "ddp") == "fsdp" and dist.is_available() and dist.is_initialized()
+
+
 def gradient_sync(model: nn.Module, sync: bool) -> Any:
     """Context of one backward: DDP all-reduces gradients only where ``sync`` (the last backward
-    before an optimizer step), accumulating them locally before."""
+    before an optimizer step), accumulating them locally before; FSDP likewise reduce-scatters then."""
+    if is_sharded(model):
+        return gradient_sync_fsdp(model, sync)
     return contextlib.nullcontext() if sync or not hasattr(model, "no_sync") else model.no_sync()
 
 
 def shutdown(ctx: DistContext) -> None:
     """Destroy the process group, after collecting what still holds it: a DDP wrapper left in a
     reference cycle would otherwise reach its reducer's destructor after the group is gone."""
-    if ctx.distributed and dist.is_initialized():
+    if dist.is_initialized() and (ctx.distributed or dist.get_world_size() == 1):  # one process: --parallel fsdp
         gc.collect()
         dist.destroy_process_group()
 
