@@ -23,6 +23,8 @@ BUCKET_CHUNK_BATCHES = 100
 # is cut off only when it saves more padding than that (short texts stay one micro-batch). Fitted
 # on BERT-mini fine-tuning on 2 CPU cores: ~6 ms per call, ~0.1 ms per slot. More pieces than 4
 # did not pay there (Douban, 8 pieces: 123 examples/s against 132 with 4; benchmarks/README.md).
+# Fitted before training left padded slots out of the per-token work (uer/layers/token_layout.py),
+# which makes a padded slot cheaper; 3, 4 and 6 pieces measured alike after it.
 MICRO_BATCH_OVERHEAD_SLOTS = 64
 
 
