@@ -183,8 +183,9 @@ class Bench:
     def clean(self, name: str) -> None:
         """Checkpoints of a measured run are not needed (BERT-base + its optimizer state: ~1.8 GB)."""
         for entry in os.listdir(self.workdir):
-            if entry.startswith(f"{name}.bin"):
-                os.remove(self.work(entry))
+            if entry.startswith(f"{name}.bin"):  # weights, sidecars and training-state directories
+                path = self.work(entry)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
     # ---------------------------------------------------------------------------------------- rows
     def row_keys(self) -> Dict[str, Callable[[], Dict]]:

@@ -79,6 +79,8 @@ def test_fsdp_ends_with_the_weights_of_ddp_and_the_same_checkpoint_keys(runs):
     assert_same_checkpoints(runs["bert_ddp"], runs["bert_fsdp"])
     sidecars = [json.loads(open(os.path.join(runs[f"bert_{p}"], f"model.bin-{STEPS}.config.json")).read())
                 for p in ("ddp", "fsdp")]
+    for sidecar, run in zip(sidecars, ("bert_ddp", "bert_fsdp")):  # each run read the vocabulary in its folder
+        assert sidecar.pop("vocab_files") == {"vocab_path": os.path.join(runs[run], "vocab.txt")}
     assert sidecars[0] == sidecars[1]
     initial = load_state_dict_file(os.path.join(runs["bert_fsdp"], "model.bin-4"))
     final = load_state_dict_file(os.path.join(runs["bert_fsdp"], f"model.bin-{STEPS}"))
