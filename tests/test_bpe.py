@@ -260,3 +260,38 @@ def test_speed_benchmark_runs():
                              "--vocab_size", "400"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "texts whose ids differ: 0 of 90" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "roberta"])
+def test_conversions_carry_the_bpe_files_both_ways(bpe_files, kind, tmp_path):
+    """A Hugging Face folder with vocab.json + merges.txt -> UER (the sidecar records the two files)
+    -> a Hugging Face folder again, with no vocabulary flag, whose tokenizer gives the same ids."""
+    import json
+    import shutil
+
+    source = tmp_path / "hf"
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        config = transformers.GPT2Config(vocab_size=600, n_embd=32, n_layer=2, n_head=4, n_positions=64)
+        transformers.GPT2LMHeadModel(config).save_pretrained(source)
+    else:
+        config = transformers.RobertaConfig(vocab_size=600, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                            intermediate_size=64, max_position_embeddings=66, pad_token_id=1)
+        transformers.RobertaForMaskedLM(config).save_pretrained(source)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(bpe_files[kind], name), source / name)
+    converted = str(tmp_path / f"{kind}.bin")
+    assert run_converter(f"convert_{kind}_from_huggingface_to_uer", "--input_model_path", str(source),
+                         "--output_model_path", converted) == 0
+    recorded = json.loads(open(converted + ".config.json", encoding="utf-8").read())["vocab_files"]
+    assert recorded == {"vocab_path": str(source / "vocab.json"), "merges_path": str(source / "merges.txt")}
+    back = tmp_path / "back"
+    assert run_converter(f"convert_{kind}_from_uer_to_huggingface", "--input_model_path", converted,
+                         "--output_model_path", str(back)) == 0
+    for name in ("vocab.json", "merges.txt"):
+        assert (back / name).read_text(encoding="utf-8") == (source / name).read_text(encoding="utf-8")
+    reference_class = transformers.GPT2Tokenizer if kind == "gpt2" else transformers.RobertaTokenizer
+    expected = reference_class.from_pretrained(bpe_files[kind])
+    exported = transformers.AutoTokenizer.from_pretrained(str(back))
+    for text in SAMPLE:
+        assert exported(text)["input_ids"] == expected(text)["input_ids"]

@@ -10,11 +10,12 @@ import torch
 
 from uer.conversion.core import Table, uer_to_hf
 from uer.conversion.hf_folder import hf_state_to_uer
-from uer.conversion.hf_tokenizer import TokenizerFiles, check_vocabulary, tokenizer_files, write_tokenizer
+from uer.conversion.hf_tokenizer import (TokenizerFiles, check_vocabulary, folder_vocabulary, tokenizer_files,
+                                         write_tokenizer)
 from uer.conversion.specs import (T5_TYPES, Spec, check_model_type, has_head, hf_config_for, pick_target,
                                   shared_layers, sidecar_options, spec_for, t5_spec)
 from uer.conversion.uer_side import check_fits, weights_layers
-from uer.model_saver import atomic_write, save_state_dict
+from uer.model_saver import VOCAB_FILE_OPTIONS, atomic_write, save_state_dict
 from uer.utils.cli import script_parser
 from uer.utils.config import read_json, resolve_path, sidecar_path
 from uer.utils.errors import UserInputError
@@ -131,12 +132,23 @@ def run_hf_to_uer(table: "Table | Spec", args: argparse.Namespace) -> None:
     if hf_cfg:
         options = sidecar_options(spec, hf_cfg, uer_state, target)
         check_fits(spec, target, uer_state, options, report.layers_num, config_file)
+        recorded = tokenizer_beside(config_file)
+        if recorded:
+            options["vocab_files"] = recorded
     save_state_dict(uer_state, args.output_model_path)
     if options:
         write_json(sidecar_path(args.output_model_path), options)
     print(f"saved {args.output_model_path}" + (" (+ config sidecar)" if options else
                                                " (no config.json found: no sidecar, no parity check)"))
     maybe_check(args, spec, hf_state, hf_cfg, uer_state, options, target)
+
+
+def tokenizer_beside(config_file: str) -> Dict[str, str]:
+    """The tokenizer files in the folder of a Hugging Face config.json (vocab.txt, a SentencePiece
+    model, or GPT-2/RoBERTa's vocab.json + merges.txt), as the sidecar's ``vocab_files``: the
+    converted checkpoint then exports back to a folder with the same tokenizer."""
+    found = folder_vocabulary(os.path.dirname(os.path.abspath(config_file)))
+    return {key: os.path.abspath(found[key]) for key in VOCAB_FILE_OPTIONS if found.get(key)}
 
 
 def run_uer_to_hf(table: "Table | Spec", args: argparse.Namespace) -> None:
