@@ -71,15 +71,16 @@ class TransformerEncoder(nn.Module):
         attn_bias, is_causal = self._attention_bias(seg, q_length, past_length)
         layout = self._training_layout(seg) if past is None and not use_cache else None
         if layout is not None:
-            return self._forward_unpadded(hidden, attn_bias, is_causal, layout), None
+            hidden = layout.unpad(hidden)
         presents = [] if use_cache else None
         for i in range(self.layers_num):
-            hidden, present = self.layer(i)(hidden, attn_bias, is_causal, past[i] if past else None, use_cache)
+            hidden, present = self.layer(i)(hidden, attn_bias, is_causal, past[i] if past else None, use_cache,
+                                            layout=layout)
             if use_cache:
                 presents.append(present)
         if self.pre_norm:
             hidden = self.layer_norm(hidden)
-        return hidden, presents
+        return (hidden if layout is None else layout.pad(hidden)), presents
 
     # Training drops padded slots from the per-token work (uer/layers/token_layout.py); off for
     # callers that need static shapes.
@@ -94,15 +95,6 @@ class TransformerEncoder(nn.Module):
         if not (self.unpad_tokens and self.training and torch.is_grad_enabled() and self.mask == "fully_visible"):
             return None
         return TokenLayout.worthwhile(seg)
-
-    def _forward_unpadded(self, hidden: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool,
-                          layout: TokenLayout) -> torch.Tensor:
-        tokens = layout.unpad(hidden)
-        for i in range(self.layers_num):
-            tokens, _ = self.layer(i)(tokens, attn_bias, is_causal, layout=layout)
-        if self.pre_norm:
-            tokens = self.layer_norm(tokens)
-        return layout.pad(tokens)
 
     def forward_at(self, emb: torch.Tensor, seg: torch.Tensor, positions: List[int]) -> torch.Tensor:
         """The outputs at ``positions`` only: [batch_size x len(positions) x hidden_size], equal to

@@ -22,18 +22,19 @@ UNPAD_BELOW_REAL_FRACTION = 0.9
 class TokenLayout:
     """Where the real tokens (``real`` [batch_size x seq_length], bool) of a padded batch sit."""
 
-    def __init__(self, real: torch.Tensor):
+    def __init__(self, real: torch.Tensor, index: Optional[torch.Tensor] = None):
         self.batch_size, self.seq_length = real.shape
-        self.index = real.reshape(-1).nonzero().squeeze(1)
+        self.index = real.reshape(-1).nonzero().squeeze(1) if index is None else index
 
     @classmethod
     def worthwhile(cls, seg: torch.Tensor) -> Optional["TokenLayout"]:
         """The layout of the tokens whose segment id is not 0, or None when padding is scarce
         (fewer than 1 - ``UNPAD_BELOW_REAL_FRACTION`` of the slots)."""
         real = seg > 0
-        if int(real.sum()) >= UNPAD_BELOW_REAL_FRACTION * real.numel():
+        index = real.reshape(-1).nonzero().squeeze(1)  # one host sync decides and locates
+        if index.numel() >= UNPAD_BELOW_REAL_FRACTION * real.numel():
             return None
-        return cls(real)
+        return cls(real, index)
 
     @property
     def tokens(self) -> int:

@@ -50,34 +50,19 @@ class TransformerLayer(nn.Module):
         hidden_size]; keys and values still come from every position; not with is_causal).
         ``layout``: ``hidden`` holds the real tokens only ([tokens x hidden_size], the same comes
         out), padded for the attention alone (training; see :mod:`uer.layers.token_layout`)."""
-        if layout is not None:
-            return self._forward_unpadded(hidden, attn_bias, is_causal, layout), None
         if queries is not None and attn_bias is not None and attn_bias.size(-2) > 1:
             attn_bias = attn_bias[..., queries, :]
+        source = self.layer_norm_1(hidden) if self.pre_norm else hidden
+        keys = source if layout is None else layout.pad(source)  # the attention alone sees the padded batch
+        query, residual = (keys, hidden) if queries is None else (keys[:, queries], hidden[:, queries])
+        attended, present = self.self_attn(query, keys, attn_bias, is_causal, past, use_cache, layout=layout)
         if self.pre_norm:
-            normed = self.layer_norm_1(hidden)
-            query, residual = (normed, hidden) if queries is None else (normed[:, queries], hidden[:, queries])
-            attended, present = self.self_attn(query, normed, attn_bias, is_causal, past, use_cache)
             hidden = residual + self.dropout_1(attended)
             hidden = hidden + self.dropout_2(self.feed_forward(self.layer_norm_2(hidden)))
         else:
-            query = hidden if queries is None else hidden[:, queries]
-            attended, present = self.self_attn(query, hidden, attn_bias, is_causal, past, use_cache)
-            hidden = self.layer_norm_1(query + self.dropout_1(attended))
+            hidden = self.layer_norm_1(residual + self.dropout_1(attended))
             hidden = self.layer_norm_2(hidden + self.dropout_2(self.feed_forward(hidden)))
         return hidden, present
-
-    def _forward_unpadded(self, tokens: torch.Tensor, attn_bias: Optional[torch.Tensor], is_causal: bool,
-                          layout: TokenLayout) -> torch.Tensor:
-        if self.pre_norm:
-            padded = layout.pad(self.layer_norm_1(tokens))
-            attended, _ = self.self_attn(padded, padded, attn_bias, is_causal, layout=layout)
-            tokens = tokens + self.dropout_1(attended)
-            return tokens + self.dropout_2(self.feed_forward(self.layer_norm_2(tokens)))
-        padded = layout.pad(tokens)
-        attended, _ = self.self_attn(padded, padded, attn_bias, is_causal, layout=layout)
-        tokens = self.layer_norm_1(tokens + self.dropout_1(attended))
-        return self.layer_norm_2(tokens + self.dropout_2(self.feed_forward(tokens)))
 
 
 class TransformerDecoderLayer(nn.Module):
